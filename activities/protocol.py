@@ -1,0 +1,51 @@
+"""What the workflows send to the handler activity and what it hands back.
+
+Plain dataclasses, so Temporal's default data converter carries them and the workflow sandbox can
+import them cheaply. User state travels as JSON-ready data: the workflows never import user models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+RUN_HANDLER = "durable_jobs.run_handler"
+"""The activity type name of the one handler-running activity."""
+
+
+@dataclass
+class HandlerError:
+    """A handler's failure: the exception type's name and its message."""
+
+    error_type: str
+    message: str
+
+
+@dataclass
+class HandlerCall:
+    """One call of a user handler: which job and handler, on which instance, with what state."""
+
+    kind: str
+    job_name: str
+    handler: str
+    instance_id: str
+    user_id: str
+    attempt: int
+    state: Any
+    run_count: int = 0
+
+
+@dataclass
+class HandlerOutcome:
+    """What the handler did: the new state on success, or the error; and whether it terminated.
+
+    The activity never raises for a user's exception: it returns ``ok=False`` with the error, so
+    Temporal's own activity retries stay reserved for infrastructure faults.
+    """
+
+    ok: bool
+    state: Any = None
+    error: HandlerError | None = None
+    terminated: bool = False
+    terminate_reason: str | None = None
+    duration_ms: int = 0

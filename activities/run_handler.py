@@ -1,0 +1,137 @@
+"""The one activity that runs user handlers, for every kind of job.
+
+It finds the definition in the worker's registry, rebuilds the typed state, builds the handler's
+context, runs the handler (``async def`` directly, ``def`` in a thread) within the definition's
+``timeout``, and returns a :class:`~activities.protocol.HandlerOutcome`. A user's exception is an
+outcome, never an activity failure; only infrastructure faults are left to Temporal's retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.protocol import RUN_HANDLER, HandlerCall, HandlerError, HandlerOutcome
+from jobs.context import ContinuousContext, TerminateRequested
+from jobs.definitions import Continuous
+from jobs.registry import DurableJobs
+from workflows.engine import HEARTBEAT_TIMEOUT
+
+_HEARTBEAT_EVERY = HEARTBEAT_TIMEOUT / 4
+
+
+class HandlerActivities:
+    """The handler-running activity, bound to the registry of the worker that hosts it."""
+
+    def __init__(self, jobs: DurableJobs) -> None:
+        self._jobs = jobs
+
+    @activity.defn(name=RUN_HANDLER)
+    async def run_handler(self, call: HandlerCall) -> HandlerOutcome:
+        """Run the handler ``call`` names and report what it did."""
+        definition = self._definition(call)
+        started = time.monotonic()
+        heartbeats = asyncio.create_task(_heartbeat_forever())
+        try:
+            outcome = await self._run(definition, call)
+        finally:
+            heartbeats.cancel()
+        outcome.duration_ms = round((time.monotonic() - started) * 1000)
+        return outcome
+
+    def _definition(self, call: HandlerCall) -> Any:
+        found = dict(self._jobs.items()).get(call.job_name)
+        if found is None or found.kind != call.kind:
+            raise ApplicationError(
+                f"this worker has no {call.kind} job named {call.job_name!r} "
+                f"(instance {call.instance_id!r}); run a worker whose DurableJobs registers it",
+                type="JobNotRegistered",
+                non_retryable=True,
+            )
+        return found
+
+    async def _run(self, definition: Any, call: HandlerCall) -> HandlerOutcome:
+        if isinstance(definition, Continuous) and call.handler == "execute":
+            return await _run_continuous_execute(definition, call)
+        raise ApplicationError(
+            f"{call.kind} job {call.job_name!r} has no handler {call.handler!r}",
+            type="JobNotRegistered",
+            non_retryable=True,
+        )
+
+
+async def _run_continuous_execute(definition: Continuous[Any], call: HandlerCall) -> HandlerOutcome:
+    try:
+        state = definition.state.model_validate(call.state)
+    except Exception as exc:
+        return _failed(exc, f"stored state does not fit {definition.state.__name__}")
+    ctx: ContinuousContext[Any] = ContinuousContext(
+        job_name=call.job_name,
+        instance_id=call.instance_id,
+        id=call.user_id,
+        attempt=call.attempt,
+        run_count=call.run_count,
+        state=state,
+    )
+    return await run_user_handler(
+        definition.execute,
+        (ctx,),
+        timeout=definition.timeout,
+        commit=lambda: ctx.state.model_dump(mode="json"),
+    )
+
+
+async def run_user_handler(
+    handler: Callable[..., Any],
+    args: tuple[Any, ...],
+    *,
+    timeout: timedelta,
+    commit: Callable[[], Any],
+) -> HandlerOutcome:
+    """Call ``handler(*args)`` within ``timeout``; on success ``commit()`` gives the new state."""
+    try:
+        await asyncio.wait_for(_call(handler, args), timeout.total_seconds())
+    except TerminateRequested as stop:
+        return HandlerOutcome(ok=True, terminated=True, terminate_reason=stop.reason)
+    except asyncio.TimeoutError as exc:
+        return _failed(exc, f"the handler did not finish within its timeout of {timeout}")
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        return _failed(exc)
+    try:
+        return HandlerOutcome(ok=True, state=commit())
+    except Exception as exc:
+        return _failed(exc, "the new state could not be serialised")
+
+
+async def _call(handler: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    if inspect.iscoroutinefunction(handler):
+        return await handler(*args)
+    result = await asyncio.to_thread(handler, *args)
+    if inspect.isawaitable(result):
+        return await result
+    return result
+
+
+def _failed(exc: BaseException, context: str | None = None) -> HandlerOutcome:
+    message = str(exc) or repr(exc)
+    if context:
+        message = f"{context}: {message}"
+    return HandlerOutcome(ok=False, error=HandlerError(type(exc).__name__, message))
+
+
+async def _heartbeat_forever() -> None:
+    """Heartbeat while the handler runs: lets Temporal notice a lost worker and deliver cancels."""
+    while True:
+        activity.heartbeat()
+        await asyncio.sleep(_HEARTBEAT_EVERY.total_seconds())
+
+

@@ -1,0 +1,26 @@
+"""The client of durable jobs: ``from client import JobsClient``."""
+
+from client.continuous import ContinuousHandle
+from client.handle import JobHandle
+from client.jobs_client import DEFAULT_TASK_QUEUE, JobsClient
+from client.results import (
+    ContinuousStatus,
+    LastErrorInfo,
+    StartResult,
+    StateResult,
+    TerminateResult,
+    TriggerResult,
+)
+
+__all__ = [
+    "DEFAULT_TASK_QUEUE",
+    "ContinuousHandle",
+    "ContinuousStatus",
+    "JobHandle",
+    "JobsClient",
+    "LastErrorInfo",
+    "StartResult",
+    "StateResult",
+    "TerminateResult",
+    "TriggerResult",
+]

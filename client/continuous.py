@@ -1,0 +1,93 @@
+"""``client.continuous(name)``: start, trigger, status, get_state, terminate (SPEC §5.1)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from temporalio.client import WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy
+
+from client._temporal_errors import is_gone, translate
+from client.handle import JobHandle
+from client.results import ContinuousStatus, StartResult, StateResult, TriggerResult
+from jobs.definitions import Continuous
+from jobs.retry import RetryPlan
+from jobs.durations import parse_duration
+from workflows.continuous import (
+    ContinuousInput,
+    ContinuousJobWorkflow,
+    ContinuousSpec,
+    ContinuousStatusView,
+)
+
+S = TypeVar("S")
+
+
+class ContinuousHandle(JobHandle[Continuous[Any]]):
+    """The client calls of one Continuous job."""
+
+    kind = "continuous"
+
+    def _spec(self) -> ContinuousSpec:
+        definition = self._definition
+        return ContinuousSpec(
+            job_name=self._name,
+            schedule=definition.schedule,
+            start_immediately=definition.start_immediately,
+            retry=RetryPlan.of(definition.retry),
+            timeout_ms=parse_duration(definition.timeout) // timedelta(milliseconds=1),
+        )
+
+    async def start(self, *, id: str, input: Any) -> StartResult:
+        """Create the instance with ``input`` as its state; if it exists, change nothing.
+
+        With ``start_immediately`` the first run follows at once, without ``start`` waiting for it.
+        """
+        workflow_id = self.instance_id(id)
+        state = self._validate(self._definition.state, input, what="input", id=id)
+        token = self._new_token()
+        operation = WithStartWorkflowOperation(
+            ContinuousJobWorkflow.run,
+            ContinuousInput(spec=self._spec(), start_token=token, initial_state=state),
+            id=workflow_id,
+            task_queue=self._task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        try:
+            reply = await self._client.execute_update_with_start_workflow(
+                ContinuousJobWorkflow.start, token, start_workflow_operation=operation
+            )
+        except Exception as err:
+            raise translate(err, address=self._address) from err
+        return StartResult(created=reply.created, instance_id=workflow_id, status=reply.status)
+
+    async def trigger(self, id: str) -> TriggerResult:
+        """Run ``execute`` now and wait for its first attempt; ``triggered=False`` if not found.
+
+        Raises :class:`~jobs.errors.ExecutionError` when that attempt fails with no retry left.
+        """
+        workflow_id = self.instance_id(id)
+        try:
+            triggered = await self._handle(workflow_id).execute_update(
+                ContinuousJobWorkflow.trigger
+            )
+        except Exception as err:
+            if is_gone(err):
+                return TriggerResult(triggered=False)
+            raise translate(err, address=self._address) from err
+        return TriggerResult(triggered=triggered)
+
+    async def status(self, id: str) -> ContinuousStatus:
+        """``running``, ``stopped`` or ``not_found``, with run count, next run and last error."""
+        view = await self._query_open(self.instance_id(id), "status", ContinuousStatusView)
+        if view is None:
+            return ContinuousStatus(status="not_found")
+        return ContinuousStatus.model_validate(view, from_attributes=True)
+
+    async def get_state(self, id: str) -> StateResult[Any]:
+        """The typed state, or ``state=None`` when the instance does not exist."""
+        data = await self._query_open(self.instance_id(id), "state", Any)  # type: ignore[arg-type]
+        if data is None:
+            return StateResult(state=None)
+        return StateResult(state=self._typed(self._definition.state, data))

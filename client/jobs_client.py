@@ -1,0 +1,96 @@
+"""``JobsClient``: the entry point of application code (SPEC §5)."""
+
+from __future__ import annotations
+
+from typing import Any, overload
+
+from temporalio.client import Client
+from temporalio.envconfig import ClientConfig
+
+from client.continuous import ContinuousHandle
+from jobs.definitions import Continuous
+from jobs.errors import JobsConnectionError
+from jobs.registry import DurableJobs
+
+DEFAULT_TASK_QUEUE = "durable-jobs"
+"""The task queue that clients and workers use unless told otherwise."""
+
+DEFAULT_ADDRESS = "localhost:7233"
+"""Where Temporal is looked for when the environment names no address."""
+
+
+class JobsClient:
+    """Typed access to the job instances of a :class:`~jobs.DurableJobs` registry."""
+
+    def __init__(self, temporal_client: Client, jobs: DurableJobs, task_queue: str) -> None:
+        self._client = temporal_client
+        self._jobs = jobs
+        self._task_queue = task_queue
+        self._address = temporal_client.service_client.config.target_host
+
+    @classmethod
+    async def connect(
+        cls,
+        jobs: DurableJobs,
+        *,
+        address: str | None = None,
+        namespace: str | None = None,
+        task_queue: str = DEFAULT_TASK_QUEUE,
+        profile: str | None = None,
+        **connect_options: Any,
+    ) -> JobsClient:
+        """Connect to Temporal and return a client for ``jobs``.
+
+        Settings come from Temporal's environment configuration (``TEMPORAL_ADDRESS``,
+        ``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``, TLS, profiles); arguments override them;
+        the default address is ``localhost:7233``. Raises :class:`JobsConnectionError`.
+        """
+        config: dict[str, Any] = dict(ClientConfig.load_client_connect_config(profile=profile))
+        config.setdefault("target_host", DEFAULT_ADDRESS)
+        if address is not None:
+            config["target_host"] = address
+        if namespace is not None:
+            config["namespace"] = namespace
+        config.update(connect_options)
+        try:
+            temporal_client = await Client.connect(**config)
+        except RuntimeError as err:
+            raise JobsConnectionError(config["target_host"], str(err)) from err
+        return cls(temporal_client, jobs, task_queue)
+
+    @classmethod
+    def from_client(
+        cls, temporal_client: Client, jobs: DurableJobs, *, task_queue: str = DEFAULT_TASK_QUEUE
+    ) -> JobsClient:
+        """A client for ``jobs`` on an existing ``temporalio`` client."""
+        return cls(temporal_client, jobs, task_queue)
+
+    @property
+    def temporal_client(self) -> Client:
+        """The underlying ``temporalio`` client."""
+        return self._client
+
+    @property
+    def jobs(self) -> DurableJobs:
+        """The registry this client serves."""
+        return self._jobs
+
+    @property
+    def task_queue(self) -> str:
+        """The task queue the workers of these jobs poll."""
+        return self._task_queue
+
+    @overload
+    def continuous(self, job: str) -> ContinuousHandle: ...
+    @overload
+    def continuous(self, job: Continuous[Any]) -> ContinuousHandle: ...
+    def continuous(self, job: str | Continuous[Any]) -> ContinuousHandle:
+        """The handle of a Continuous job, by name or definition; raises JobNotFoundError."""
+        name, definition = self._jobs.get("continuous", job)
+        return ContinuousHandle(
+            temporal_client=self._client,
+            task_queue=self._task_queue,
+            name=name,
+            definition=definition,
+            address=self._address,
+        )

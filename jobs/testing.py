@@ -1,0 +1,123 @@
+"""Testing helper for users and for this project's own tests (SPEC §9).
+
+>>> async with await JobsTestEnvironment.start_time_skipping(jobs) as env:
+...     await env.client.continuous("tokenRefresher").start(id="u1", input=...)
+...     await env.sleep("30 minutes")   # skips time on the test server
+
+The servers start from the installed binaries (never a download). Each environment runs a worker
+for ``jobs`` on a task queue of its own, so several environments can share one server.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from types import TracebackType
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from jobs.durations import Duration, parse_duration
+from jobs.registry import DurableJobs
+from jobs.servers import dev_server_path, test_server_path
+
+
+class JobsTestEnvironment:
+    """A Temporal server, a worker for ``jobs`` and a :class:`~client.JobsClient` for them."""
+
+    def __init__(
+        self,
+        environment: WorkflowEnvironment,
+        jobs: DurableJobs,
+        *,
+        owns_environment: bool,
+        task_queue: str | None = None,
+        **worker_options: Any,
+    ) -> None:
+        from client.jobs_client import JobsClient
+        from worker import build_worker
+
+        self._environment = environment
+        self._owns_environment = owns_environment
+        self.task_queue = task_queue or f"jobs-test-{uuid.uuid4().hex[:12]}"
+        self.client = JobsClient.from_client(environment.client, jobs, task_queue=self.task_queue)
+        self._worker: Worker = build_worker(
+            environment.client, jobs, task_queue=self.task_queue, **worker_options
+        )
+        self._started = False
+
+    @classmethod
+    async def start_time_skipping(cls, jobs: DurableJobs, **worker_options: Any) -> JobsTestEnvironment:
+        """Start the time-skipping test server and a worker; time moves in :meth:`sleep`."""
+        environment = await WorkflowEnvironment.start_time_skipping(
+            test_server_existing_path=test_server_path()
+        )
+        return await cls(environment, jobs, owns_environment=True, **worker_options)._start()
+
+    @classmethod
+    async def start_local(
+        cls, jobs: DurableJobs, *, dev_server_extra_args: list[str] | None = None, **worker_options: Any
+    ) -> JobsTestEnvironment:
+        """Start an in-memory dev server (real time, listing, deletion) and a worker."""
+        environment = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=dev_server_path(),
+            dev_server_extra_args=dev_server_extra_args or [],
+        )
+        return await cls(environment, jobs, owns_environment=True, **worker_options)._start()
+
+    @classmethod
+    async def attach(
+        cls, environment: WorkflowEnvironment, jobs: DurableJobs, **worker_options: Any
+    ) -> JobsTestEnvironment:
+        """A worker for ``jobs`` on an already running environment, which it leaves running."""
+        return await cls(environment, jobs, owns_environment=False, **worker_options)._start()
+
+    async def _start(self) -> JobsTestEnvironment:
+        await self._worker.__aenter__()
+        self._started = True
+        return self
+
+    @property
+    def temporal_client(self) -> Client:
+        """The underlying ``temporalio`` client."""
+        return self._environment.client
+
+    @property
+    def environment(self) -> WorkflowEnvironment:
+        """The underlying ``temporalio.testing.WorkflowEnvironment``."""
+        return self._environment
+
+    @property
+    def supports_time_skipping(self) -> bool:
+        """True on the time-skipping test server."""
+        return self._environment.supports_time_skipping
+
+    async def sleep(self, duration: Duration | float) -> None:
+        """Let ``duration`` pass: skipped on the test server, real time on the dev server."""
+        delta = (
+            timedelta(seconds=duration)
+            if isinstance(duration, (int, float))
+            else parse_duration(duration, what="sleep")
+        )
+        await self._environment.sleep(delta)
+
+    async def shutdown(self) -> None:
+        """Stop the worker, and the server if this environment started it."""
+        if self._started:
+            self._started = False
+            await self._worker.__aexit__(None, None, None)
+        if self._owns_environment:
+            await self._environment.shutdown()
+
+    async def __aenter__(self) -> JobsTestEnvironment:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.shutdown()

@@ -1,0 +1,134 @@
+"""The worker process of durable jobs, and :func:`build_worker` for embedding one (SPEC §9).
+
+    python worker.py [--jobs package.module:attribute] [--task-queue Q] [--dev]
+
+Loads a :class:`~jobs.DurableJobs` registry (default: the examples), connects to Temporal (the
+standard environment configuration, default ``localhost:7233``; with ``--dev`` an embedded dev
+server persisted under ``.temporal/``) and runs until Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities import HandlerActivities
+from client.jobs_client import DEFAULT_TASK_QUEUE, JobsClient
+from jobs.errors import JobsError
+from jobs.registry import DurableJobs
+from workflows import ALL_WORKFLOWS
+
+PASSED_THROUGH_MODULES = ("jobs", "activities", "workflows.protocol", "cronsim", "pydantic")
+"""Pure modules the workflow sandbox shares instead of re-importing for every workflow run.
+
+They hold no workflow code; sharing them makes creating an instance several times cheaper.
+"""
+
+DEV_SERVER_PORT = 7233
+DEV_UI_PORT = 8233
+DEV_DATABASE = Path(".temporal") / "dev.db"
+
+log = logging.getLogger("jobs.worker")
+
+
+def build_worker(
+    temporal_client: Client,
+    jobs: DurableJobs,
+    task_queue: str = DEFAULT_TASK_QUEUE,
+    **worker_options: Any,
+) -> Worker:
+    """A ``temporalio`` worker running the three job workflows and the handler activity for ``jobs``."""
+    restrictions = SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH_MODULES)
+    options: dict[str, Any] = {
+        "workflow_runner": SandboxedWorkflowRunner(restrictions=restrictions),
+    }
+    options.update(worker_options)
+    return Worker(
+        temporal_client,
+        task_queue=task_queue,
+        workflows=list(ALL_WORKFLOWS),
+        activities=[HandlerActivities(jobs).run_handler],
+        **options,
+    )
+
+
+def load_jobs(spec: str) -> DurableJobs:
+    """The registry named by ``package.module:attribute``."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise JobsError(f"--jobs {spec!r}: expected package.module:attribute")
+    registry = getattr(importlib.import_module(module_name), attribute, None)
+    if not isinstance(registry, DurableJobs):
+        raise JobsError(f"--jobs {spec!r}: expected a DurableJobs, found {registry!r}")
+    return registry
+
+
+async def run_worker(
+    jobs: DurableJobs, *, task_queue: str, dev: bool, stop: asyncio.Event | None = None
+) -> None:
+    """Run a worker until ``stop`` is set (or the process gets Ctrl-C / SIGTERM)."""
+    from temporalio.testing import WorkflowEnvironment
+
+    from jobs.servers import dev_server_path
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    environment = None
+    if dev:
+        DEV_DATABASE.parent.mkdir(exist_ok=True)
+        environment = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=dev_server_path(),
+            dev_server_database_filename=str(DEV_DATABASE),
+            port=DEV_SERVER_PORT,
+            ui=True,
+            ui_port=DEV_UI_PORT,
+        )
+        temporal_client = environment.client
+        log.info("dev server on localhost:%s, web UI http://localhost:%s", DEV_SERVER_PORT, DEV_UI_PORT)
+    else:
+        temporal_client = (await JobsClient.connect(jobs, task_queue=task_queue)).temporal_client
+    try:
+        async with build_worker(temporal_client, jobs, task_queue=task_queue):
+            log.info("worker for %s on task queue %r; Ctrl-C to stop", sorted(jobs), task_queue)
+            await stop.wait()
+            log.info("stopping: finishing or handing back in-flight work")
+    finally:
+        if environment is not None:
+            await environment.shutdown()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The process entry: parse arguments, run the worker, return the exit status."""
+    parser = argparse.ArgumentParser(description="Run a durable jobs worker.")
+    parser.add_argument("--jobs", default="examples:jobs", help="package.module:attribute")
+    parser.add_argument("--task-queue", default=DEFAULT_TASK_QUEUE)
+    parser.add_argument("--dev", action="store_true", help="start an embedded dev server")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        asyncio.run(run_worker(load_jobs(args.jobs), task_queue=args.task_queue, dev=args.dev))
+    except JobsError as err:
+        print(f"worker: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    status = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # temporalio's bridge threads can abort the interpreter at exit (sdk-python issue 300).
+    os._exit(status)

@@ -1,0 +1,225 @@
+"""The Continuous entity workflow: ``execute`` on a schedule, forever (SPEC §5.1).
+
+Workflow ID ``continuous:{name}:{id}``. The one alarm is the next run or the next retry. Messages:
+``start`` (update-with-start), ``trigger`` (update); queries ``status`` and ``state``. ``terminate``
+is Temporal's own terminate, sent by the client, so it works even with no worker running.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.protocol import HandlerCall, HandlerOutcome
+    from jobs.retry import RetryPlan
+    from jobs.schedules import Schedule
+    from workflows.engine import EntityEngine, Message, execution_error
+    from workflows.protocol import LastError
+
+ContinuousStatusName = Literal["running", "stopped"]
+
+
+@dataclass
+class ContinuousSpec:
+    """What the workflow needs of the definition: schedule, retry and handler timeout."""
+
+    job_name: str
+    schedule: Schedule
+    start_immediately: bool
+    retry: RetryPlan
+    timeout_ms: int
+
+
+@dataclass
+class ContinuousRecord:
+    """Everything an instance carries across continue-as-new.
+
+    ``attempt`` is the attempt number of the next call of ``execute`` (1 for a new run);
+    ``run_started_at`` is when attempt 1 of the current run started (for ``max_duration``).
+    """
+
+    user_id: str
+    state: Any
+    run_count: int = 0
+    stopped: bool = False
+    next_run_at: datetime | None = None
+    attempt: int = 1
+    run_started_at: datetime | None = None
+    last_error: LastError | None = None
+
+
+@dataclass
+class ContinuousInput:
+    """The workflow's argument: a new instance (``initial_state``) or a continued one (``record``)."""
+
+    spec: ContinuousSpec
+    start_token: str = ""
+    initial_state: Any = None
+    record: ContinuousRecord | None = None
+
+
+@dataclass
+class ContinuousStartReply:
+    """The reply to ``start``: whether this call created the instance, and its status."""
+
+    created: bool
+    status: ContinuousStatusName
+
+
+@dataclass
+class ContinuousStatusView:
+    """The ``status`` query's answer."""
+
+    status: ContinuousStatusName
+    run_count: int
+    next_run_at: datetime | None
+    last_error: LastError | None
+
+
+@workflow.defn(name="ContinuousJob")
+class ContinuousJobWorkflow(EntityEngine):
+    """One Continuous job instance."""
+
+    @workflow.init
+    def __init__(self, input: ContinuousInput) -> None:
+        self._start_engine()
+        self._spec = input.spec
+        self._start_token = input.start_token
+        if input.record is not None:
+            self._record = input.record
+        else:
+            now = workflow.now()
+            first = now if input.spec.start_immediately else input.spec.schedule.next_run_at(now)
+            self._record = ContinuousRecord(
+                user_id=_user_id(), state=input.initial_state, next_run_at=first
+            )
+
+    @workflow.run
+    async def run(self, input: ContinuousInput) -> None:
+        await self._run_loop()
+
+    # --- client calls ---------------------------------------------------------------------
+
+    @workflow.update(name="start")
+    def start(self, start_token: str) -> ContinuousStartReply:
+        """Answer an update-with-start: ``created`` is true only for the call that started us."""
+        return ContinuousStartReply(
+            created=bool(start_token) and start_token == self._start_token,
+            status=self._status_name(),
+        )
+
+    @workflow.update(name="trigger")
+    async def trigger(self) -> bool:
+        """Run ``execute`` now (after any run in progress) and wait for its first attempt."""
+        result: bool = await self._submit("trigger")
+        return result
+
+    @workflow.query(name="status")
+    def status(self) -> ContinuousStatusView:
+        """The instance's status, run count, next run time and last error."""
+        record = self._record
+        return ContinuousStatusView(
+            status=self._status_name(),
+            run_count=record.run_count,
+            next_run_at=record.next_run_at,
+            last_error=record.last_error,
+        )
+
+    @workflow.query(name="state")
+    def state(self) -> Any:
+        """The committed state, as JSON-ready data."""
+        return self._record.state
+
+    # --- the engine's hooks ---------------------------------------------------------------
+
+    def _wake_at(self) -> datetime | None:
+        return self._record.next_run_at
+
+    async def _on_alarm(self) -> None:
+        await self._run_execute(new_run=self._record.attempt == 1)
+
+    async def _process(self, message: Message) -> Any:
+        assert message.name == "trigger"
+        outcome = await self._run_execute(new_run=True)
+        if outcome.ok or self._record.next_run_at is not None:
+            return True
+        assert outcome.error is not None
+        raise execution_error(
+            kind="continuous",
+            job_name=self._spec.job_name,
+            instance_id=workflow.info().workflow_id,
+            error=outcome.error,
+        )
+
+    def _reply_when_gone(self, message: Message) -> Any:
+        return False
+
+    def _continue_as_new_input(self) -> ContinuousInput:
+        return ContinuousInput(spec=self._spec, record=self._record)
+
+    # --- behaviour ------------------------------------------------------------------------
+
+    def _status_name(self) -> ContinuousStatusName:
+        return "stopped" if self._record.stopped else "running"
+
+    async def _run_execute(self, *, new_run: bool) -> HandlerOutcome:
+        """One attempt of ``execute``; commits state on success, else plans the retry."""
+        record, spec = self._record, self._spec
+        if new_run:
+            record.run_count += 1
+            record.attempt = 1
+            record.run_started_at = workflow.now()
+            record.stopped = False
+        record.next_run_at = None
+        outcome = await self._call_handler(
+            HandlerCall(
+                kind="continuous",
+                job_name=spec.job_name,
+                handler="execute",
+                instance_id=workflow.info().workflow_id,
+                user_id=record.user_id,
+                attempt=record.attempt,
+                state=record.state,
+                run_count=record.run_count,
+            ),
+            timeout=timedelta(milliseconds=spec.timeout_ms),
+        )
+        now = workflow.now()
+        if outcome.terminated:
+            self._finish()
+        elif outcome.ok:
+            record.state = outcome.state
+            record.attempt = 1
+            record.last_error = None
+            record.next_run_at = spec.schedule.next_run_at(now)
+        else:
+            assert outcome.error is not None
+            record.last_error = LastError(
+                error_type=outcome.error.error_type,
+                message=outcome.error.message,
+                attempt=record.attempt,
+                failed_at=now,
+            )
+            assert record.run_started_at is not None
+            retry_at = spec.retry.next_attempt_at(
+                failed_attempt=record.attempt,
+                first_attempt_at=record.run_started_at,
+                now=now,
+                random_unit=workflow.random().random(),
+            )
+            if retry_at is None:
+                record.stopped = True
+                record.attempt = 1
+            else:
+                record.attempt += 1
+            record.next_run_at = retry_at
+        return outcome
+
+
+def _user_id() -> str:
+    """The user id is the workflow ID after ``continuous:{name}:`` (ids may contain ``:``)."""
+    return workflow.info().workflow_id.split(":", 2)[2]

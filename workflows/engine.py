@@ -1,0 +1,200 @@
+"""The entity engine shared by the three kinds of job.
+
+One instance is one long-lived workflow. Update and signal handlers only enqueue a message; the
+main loop takes messages one at a time, in arrival order, and otherwise sleeps until the instance's
+single alarm (next run, flush deadline, user alarm or retry) is due. So handlers never overlap and
+a message has the same effect whichever way it came.
+
+A kind (see ``continuous.py``) supplies what a message does, what the alarm does, when the alarm
+is, and the input to continue as new with. The engine owns the loop, the handler activity and the
+decision to continue as new long before Temporal's limits (2,000 updates and ~50,000 events per
+run).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.protocol import RUN_HANDLER, HandlerCall, HandlerError, HandlerOutcome
+    from workflows.protocol import EXECUTION_ERROR_TYPE
+
+INFRASTRUCTURE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=0,
+    non_retryable_error_types=["JobNotRegistered"],
+)
+"""Temporal's retries of the handler activity: infrastructure faults only, without limit.
+
+A user's exception never fails the activity (it comes back as an outcome), so these retries
+cover a lost worker or a timed-out heartbeat, which must not use up a user attempt (SPEC §6).
+"""
+
+HEARTBEAT_TIMEOUT = timedelta(seconds=10)
+"""How soon a lost worker's handler is retried elsewhere, and a terminate reaches a handler."""
+
+
+@dataclass
+class Message:
+    """One queued client call; ``result`` or ``error`` is set when the main loop has handled it."""
+
+    name: str
+    payload: Any = None
+    done: bool = False
+    result: Any = None
+    error: BaseException | None = field(default=None, repr=False)
+
+
+class EntityEngine:
+    """The message loop, the alarm, the handler activity and continue-as-new of one instance."""
+
+    max_messages_per_run = 1_000
+    """Continue as new after this many messages: half of Temporal's 2,000 updates per run."""
+
+    max_history_events = 10_000
+    """Continue as new past this history length, well under Temporal's ~50,000 event limit."""
+
+    def _start_engine(self) -> None:
+        self._queue: deque[Message] = deque()
+        self._messages_this_run = 0
+        self._finished = False
+
+    # --- what a kind provides -------------------------------------------------------------
+
+    def _wake_at(self) -> datetime | None:
+        """When the alarm is due, or ``None`` when nothing is scheduled."""
+        raise NotImplementedError
+
+    async def _on_alarm(self) -> None:
+        """Do what the alarm is for; it is due now."""
+        raise NotImplementedError
+
+    async def _process(self, message: Message) -> Any:
+        """Handle one message and return the reply for its caller."""
+        raise NotImplementedError
+
+    def _reply_when_gone(self, message: Message) -> Any:
+        """The reply to a message still queued when the instance ended."""
+        raise NotImplementedError
+
+    def _continue_as_new_input(self) -> Any:
+        """The argument of the next run: everything the instance needs to go on."""
+        raise NotImplementedError
+
+    # --- the engine -----------------------------------------------------------------------
+
+    async def _submit(self, name: str, payload: Any = None) -> Any:
+        """Enqueue a message for the main loop and wait for its reply (or error)."""
+        message = Message(name, payload)
+        self._queue.append(message)
+        self._messages_this_run += 1
+        await workflow.wait_condition(lambda: message.done)
+        if message.error is not None:
+            raise message.error
+        return message.result
+
+    def _finish(self) -> None:
+        """End the instance after the current step (``ctx.terminate()``)."""
+        self._finished = True
+
+    async def _run_loop(self) -> None:
+        """Handle messages and alarms until the instance ends or continues as new."""
+        while not self._finished:
+            if self._queue:
+                await self._handle(self._queue.popleft())
+            elif self._alarm_due():
+                await self._on_alarm()
+            elif self._should_continue_as_new():
+                # Let every handler that already has its reply return before moving on;
+                # a message that arrives meanwhile is handled first.
+                await workflow.wait_condition(
+                    lambda: bool(self._queue) or workflow.all_handlers_finished()
+                )
+                if not self._queue:
+                    workflow.continue_as_new(self._continue_as_new_input())
+            else:
+                await self._sleep_until_next_event()
+        while self._queue:
+            message = self._queue.popleft()
+            message.result, message.done = self._reply_when_gone(message), True
+        await workflow.wait_condition(workflow.all_handlers_finished)
+
+    async def _handle(self, message: Message) -> None:
+        try:
+            message.result = await self._process(message)
+        except ApplicationError as err:
+            message.error = err
+        message.done = True
+
+    def _alarm_due(self) -> bool:
+        wake_at = self._wake_at()
+        return wake_at is not None and workflow.now() >= wake_at
+
+    def _should_continue_as_new(self) -> bool:
+        info = workflow.info()
+        return (
+            self._messages_this_run >= self.max_messages_per_run
+            or info.get_current_history_length() >= self.max_history_events
+            or info.is_continue_as_new_suggested()
+        )
+
+    async def _sleep_until_next_event(self) -> None:
+        wake_at = self._wake_at()
+        timeout = None if wake_at is None else wake_at - workflow.now()
+        try:
+            await workflow.wait_condition(lambda: bool(self._queue), timeout=timeout)
+        except asyncio.TimeoutError:
+            pass  # the alarm is due; the loop handles it
+
+    async def _call_handler(self, call: HandlerCall, timeout: timedelta) -> HandlerOutcome:
+        """Run one user handler in the handler activity and return its outcome.
+
+        ``timeout`` is the definition's handler timeout; the activity enforces it itself and
+        reports an overrun as a handler failure, so the start-to-close timeout here only catches a
+        worker that stopped answering.
+        """
+        try:
+            return await workflow.execute_activity(
+                RUN_HANDLER,
+                call,
+                result_type=HandlerOutcome,
+                start_to_close_timeout=timeout + timedelta(minutes=1),
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
+                retry_policy=INFRASTRUCTURE_RETRY,
+            )
+        except ActivityError as err:
+            cause = err.cause
+            error_type = (
+                (cause.type or "ApplicationError")
+                if isinstance(cause, ApplicationError)
+                else type(cause or err).__name__
+            )
+            message = cause.message if isinstance(cause, FailureError) else str(err)
+            return HandlerOutcome(ok=False, error=HandlerError(error_type, message))
+
+
+def execution_error(
+    *, kind: str, job_name: str, instance_id: str, error: HandlerError
+) -> ApplicationError:
+    """The failure an update answers with when a handler failed and nothing handled it."""
+    return ApplicationError(
+        f"{kind} job {job_name!r} instance {instance_id!r} failed: "
+        f"{error.error_type}: {error.message}",
+        kind,
+        job_name,
+        instance_id,
+        error.error_type,
+        error.message,
+        type=EXECUTION_ERROR_TYPE,
+        non_retryable=True,
+    )
