@@ -10,12 +10,23 @@ for ``jobs`` on a task queue of its own, so several environments can share one s
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    Interceptor,
+    OutboundInterceptor,
+    StartWorkflowInput,
+    StartWorkflowUpdateWithStartInput,
+    WorkflowHandle,
+    WorkflowUpdateHandle,
+)
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -24,8 +35,43 @@ from jobs.registry import DurableJobs
 from jobs.servers import dev_server_path, test_server_path
 
 
+HANDLER_DRAIN_TIMEOUT = timedelta(seconds=15)
+"""How long shutdown waits for running handlers before terminating the instances."""
+
+
+class _StartedWorkflows(Interceptor):
+    """Remembers the ID of every workflow started through the client it intercepts."""
+
+    def __init__(self) -> None:
+        self.ids: set[str] = set()
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        return _RecordStarts(next, self.ids)
+
+
+class _RecordStarts(OutboundInterceptor):
+    def __init__(self, next: OutboundInterceptor, ids: set[str]) -> None:
+        super().__init__(next)
+        self._ids = ids
+
+    async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any, Any]:
+        self._ids.add(input.id)
+        return await super().start_workflow(input)
+
+    async def start_update_with_start_workflow(
+        self, input: StartWorkflowUpdateWithStartInput
+    ) -> WorkflowUpdateHandle[Any]:
+        self._ids.add(input.start_workflow_input.id)
+        return await super().start_update_with_start_workflow(input)
+
+
 class JobsTestEnvironment:
-    """A Temporal server, a worker for ``jobs`` and a :class:`~client.JobsClient` for them."""
+    """A Temporal server, a worker for ``jobs`` and a :class:`~client.JobsClient` for them.
+
+    On shutdown it terminates every instance started through ``client``: job instances never end
+    on their own, and on a shared time-skipping server a leftover instance whose worker is gone
+    would hold the clock still when its next timer fires.
+    """
 
     def __init__(
         self,
@@ -42,7 +88,10 @@ class JobsTestEnvironment:
         self._environment = environment
         self._owns_environment = owns_environment
         self.task_queue = task_queue or f"jobs-test-{uuid.uuid4().hex[:12]}"
-        self.client = JobsClient.from_client(environment.client, jobs, task_queue=self.task_queue)
+        self._started_workflows = _StartedWorkflows()
+        config = environment.client.config()
+        config["interceptors"] = [*config["interceptors"], self._started_workflows]
+        self.client = JobsClient.from_client(Client(**config), jobs, task_queue=self.task_queue)
         self._worker: Worker = build_worker(
             environment.client, jobs, task_queue=self.task_queue, **worker_options
         )
@@ -107,9 +156,35 @@ class JobsTestEnvironment:
         """Stop the worker, and the server if this environment started it."""
         if self._started:
             self._started = False
+            await self._terminate_started_instances()
             await self._worker.__aexit__(None, None, None)
         if self._owns_environment:
             await self._environment.shutdown()
+
+    async def _terminate_started_instances(self) -> None:
+        for workflow_id in sorted(self._started_workflows.ids):
+            handle = self.temporal_client.get_workflow_handle(workflow_id)
+            try:
+                await self._wait_for_running_handlers(handle)
+                await handle.terminate(reason="test environment shut down")
+            except RPCError as err:
+                if err.status != RPCStatusCode.NOT_FOUND:
+                    raise
+
+    async def _wait_for_running_handlers(self, handle: WorkflowHandle[Any, Any]) -> None:
+        """Wait (at most ``HANDLER_DRAIN_TIMEOUT``) until no handler activity is in flight.
+
+        The time-skipping server stops its clock for good when a workflow is terminated while
+        one of its activities runs; letting handlers finish first keeps the shared server usable.
+        """
+        deadline = asyncio.get_running_loop().time() + HANDLER_DRAIN_TIMEOUT.total_seconds()
+        while asyncio.get_running_loop().time() < deadline:
+            description = await handle.describe()
+            if description.status != WorkflowExecutionStatus.RUNNING:
+                return
+            if not description.raw_description.pending_activities:
+                return
+            await asyncio.sleep(0.05)
 
     async def __aenter__(self) -> JobsTestEnvironment:
         return self

@@ -1,0 +1,36 @@
+"""Shared pieces of the integration tests: recording handler calls in virtual time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+
+@dataclass
+class Call:
+    """One observed handler call: when the server scheduled it (virtual time) and what it saw."""
+
+    at: datetime
+    attempt: int
+    run_count: int
+    state: object
+
+
+def virtual_now() -> datetime:
+    """When the server scheduled the current activity attempt: virtual time on the test server."""
+    return activity.info().current_attempt_scheduled_time
+
+
+async def workflow_exists(client: Client, workflow_id: str) -> bool:
+    """True when any run of ``workflow_id`` exists on the server, open or closed."""
+    try:
+        await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
