@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -75,14 +76,22 @@ def load_jobs(spec: str) -> DurableJobs:
 
 
 async def run_worker(
-    jobs: DurableJobs, *, task_queue: str, dev: bool, stop: asyncio.Event | None = None
+    jobs: DurableJobs,
+    *,
+    task_queue: str,
+    dev: bool,
+    then: Callable[[JobsClient], Coroutine[Any, Any, None]] | None = None,
 ) -> None:
-    """Run a worker until ``stop`` is set (or the process gets Ctrl-C / SIGTERM)."""
+    """Run a worker until the process gets Ctrl-C or SIGTERM.
+
+    ``then``, if given, runs once the worker is polling (the demo uses it) with a client for
+    ``jobs``; the worker keeps running after it returns.
+    """
     from temporalio.testing import WorkflowEnvironment
 
     from jobs.servers import dev_server_path
 
-    stop = stop or asyncio.Event()
+    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
@@ -97,12 +106,19 @@ async def run_worker(
             ui_port=DEV_UI_PORT,
         )
         temporal_client = environment.client
-        log.info("dev server on localhost:%s, web UI http://localhost:%s", DEV_SERVER_PORT, DEV_UI_PORT)
+        log.info(
+            "dev server on localhost:%s, web UI http://localhost:%s", DEV_SERVER_PORT, DEV_UI_PORT
+        )
     else:
         temporal_client = (await JobsClient.connect(jobs, task_queue=task_queue)).temporal_client
     try:
         async with build_worker(temporal_client, jobs, task_queue=task_queue):
             log.info("worker for %s on task queue %r; Ctrl-C to stop", sorted(jobs), task_queue)
+            if then is not None:
+                demo = asyncio.create_task(
+                    then(JobsClient.from_client(temporal_client, jobs, task_queue=task_queue))
+                )
+                demo.add_done_callback(lambda task: task.cancelled() or task.exception())
             await stop.wait()
             log.info("stopping: finishing or handing back in-flight work")
     finally:

@@ -7,10 +7,14 @@ import them cheaply. User state travels as JSON-ready data: the workflows never 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 RUN_HANDLER = "durable_jobs.run_handler"
 """The activity type name of the one handler-running activity."""
+
+HEARTBEAT_TIMEOUT = timedelta(seconds=10)
+"""How soon a lost worker's handler is retried elsewhere, and a terminate reaches a handler."""
 
 
 @dataclass

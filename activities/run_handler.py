@@ -18,11 +18,17 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.protocol import RUN_HANDLER, HandlerCall, HandlerError, HandlerOutcome
+from activities.protocol import (
+    HEARTBEAT_TIMEOUT,
+    RUN_HANDLER,
+    HandlerCall,
+    HandlerError,
+    HandlerOutcome,
+)
 from jobs.context import ContinuousContext, TerminateRequested
 from jobs.definitions import Continuous
+from jobs.durations import parse_duration
 from jobs.registry import DurableJobs
-from workflows.engine import HEARTBEAT_TIMEOUT
 
 _HEARTBEAT_EVERY = HEARTBEAT_TIMEOUT / 4
 
@@ -83,7 +89,7 @@ async def _run_continuous_execute(definition: Continuous[Any], call: HandlerCall
     return await run_user_handler(
         definition.execute,
         (ctx,),
-        timeout=definition.timeout,
+        timeout=parse_duration(definition.timeout),
         commit=lambda: ctx.state.model_dump(mode="json"),
     )
 
@@ -100,7 +106,7 @@ async def run_user_handler(
         await asyncio.wait_for(_call(handler, args), timeout.total_seconds())
     except TerminateRequested as stop:
         return HandlerOutcome(ok=True, terminated=True, terminate_reason=stop.reason)
-    except asyncio.TimeoutError as exc:
+    except TimeoutError as exc:
         return _failed(exc, f"the handler did not finish within its timeout of {timeout}")
     except asyncio.CancelledError:
         raise
@@ -133,5 +139,3 @@ async def _heartbeat_forever() -> None:
     while True:
         activity.heartbeat()
         await asyncio.sleep(_HEARTBEAT_EVERY.total_seconds())
-
-

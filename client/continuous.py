@@ -12,8 +12,8 @@ from client._temporal_errors import is_gone, translate
 from client.handle import JobHandle
 from client.results import ContinuousStatus, StartResult, StateResult, TriggerResult
 from jobs.definitions import Continuous
-from jobs.retry import RetryPlan
 from jobs.durations import parse_duration
+from jobs.retry import RetryPlan
 from workflows.continuous import (
     ContinuousInput,
     ContinuousJobWorkflow,
@@ -69,9 +69,7 @@ class ContinuousHandle(JobHandle[Continuous[Any]]):
         """
         workflow_id = self.instance_id(id)
         try:
-            triggered = await self._handle(workflow_id).execute_update(
-                ContinuousJobWorkflow.trigger
-            )
+            triggered = await self._handle(workflow_id).execute_update("trigger", result_type=bool)
         except Exception as err:
             if is_gone(err):
                 return TriggerResult(triggered=False)
@@ -87,7 +85,7 @@ class ContinuousHandle(JobHandle[Continuous[Any]]):
 
     async def get_state(self, id: str) -> StateResult[Any]:
         """The typed state, or ``state=None`` when the instance does not exist."""
-        data = await self._query_open(self.instance_id(id), "state", Any)  # type: ignore[arg-type]
+        data = await self._query_open(self.instance_id(id), "state", Any)
         if data is None:
             return StateResult(state=None)
         return StateResult(state=self._typed(self._definition.state, data))

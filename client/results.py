@@ -5,7 +5,6 @@ Times are timezone-aware UTC datetimes. "Not found" is an answer here, never an 
 
 from __future__ import annotations
 
-
 from typing import Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
@@ -17,9 +16,7 @@ S = TypeVar("S")
 class Result(BaseModel):
     """Base of every result: frozen, with camelCase aliases (``instanceId``) for JSON."""
 
-    model_config = ConfigDict(
-        frozen=True, alias_generator=to_camel, populate_by_name=True
-    )
+    model_config = ConfigDict(frozen=True, alias_generator=to_camel, populate_by_name=True)
 
 
 class LastErrorInfo(Result):
@@ -65,8 +62,6 @@ class ContinuousStatus(Result):
     run_count: int | None = None
     next_run_at: AwareDatetime | None = None
     last_error: LastErrorInfo | None = None
-
-
 
 
 __all__: list[str] = [

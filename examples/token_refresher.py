@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
 
@@ -60,7 +60,7 @@ token_endpoint = FakeTokenEndpoint()
 
 async def refresh_token(ctx: ContinuousContext[TokenState]) -> None:
     """Refresh the access token if it is missing or about to expire."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     state = ctx.state
     if state.access_token and state.expires_at and state.expires_at - now > REFRESH_MARGIN:
         return

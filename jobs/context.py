@@ -7,7 +7,8 @@ handler's own ``except Exception`` cannot swallow it.
 
 from __future__ import annotations
 
-from typing import Callable, Generic, TypeVar
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -25,7 +26,9 @@ class TerminateRequested(BaseException):
 class HandlerContext:
     """What every handler context has: who is running and which attempt this is."""
 
-    def __init__(self, *, kind: str, job_name: str, instance_id: str, id: str, attempt: int) -> None:
+    def __init__(
+        self, *, kind: str, job_name: str, instance_id: str, id: str, attempt: int
+    ) -> None:
         self._kind = kind
         self._job_name = job_name
         self._instance_id = instance_id

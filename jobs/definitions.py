@@ -10,10 +10,10 @@ from __future__ import annotations
 import inspect
 import types
 import typing
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Callable, ClassVar, Generic, TypeVar, Union
+from typing import Any, ClassVar, Generic, TypeVar, Union, cast
 
 from pydantic import BaseModel, TypeAdapter
 
@@ -29,7 +29,7 @@ S = TypeVar("S", bound=BaseModel)
 DEFAULT_TIMEOUT = timedelta(minutes=10)
 """How long one handler call may run unless a definition sets ``timeout``."""
 
-Handler = Callable[..., Union[Awaitable[Any], Any]]
+Handler = Callable[..., Awaitable[Any] | Any]
 """A user handler: ``async def`` or plain ``def`` (run in a thread)."""
 
 
@@ -60,9 +60,11 @@ def _check_event(kind: str, value: object) -> None:
             "union of them (for example a discriminated union)"
         )
     try:
-        TypeAdapter(value)
+        TypeAdapter(cast(Any, value))
     except Exception as exc:  # pydantic raises several types for unusable schemas
-        raise JobDefinitionError(f"{kind}(event=...): pydantic cannot validate {value!r}: {exc}") from exc
+        raise JobDefinitionError(
+            f"{kind}(event=...): pydantic cannot validate {value!r}: {exc}"
+        ) from exc
 
 
 def _check_handler(kind: str, field: str, value: object, *, required: bool, arity: int) -> None:
@@ -85,7 +87,9 @@ def _check_handler(kind: str, field: str, value: object, *, required: bool, arit
 
 def _check_retry(kind: str, value: object) -> None:
     if value is not None and not isinstance(value, RetryConfig):
-        raise JobDefinitionError(f"{kind}(retry=...): got {value!r}; expected a RetryConfig or None")
+        raise JobDefinitionError(
+            f"{kind}(retry=...): got {value!r}; expected a RetryConfig or None"
+        )
 
 
 def _timeout(kind: str, value: object) -> timedelta:
@@ -198,5 +202,5 @@ class Task(Generic[S]):
         object.__setattr__(self, "timeout", _timeout("Task", self.timeout))
 
 
-JobDefinition = Union[Continuous[Any], Debounce[Any], Task[Any]]
+JobDefinition = Continuous[Any] | Debounce[Any] | Task[Any]
 """Any of the three definitions."""

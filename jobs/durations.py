@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 import re
 from datetime import timedelta
-from typing import Union
 
 from jobs.errors import JobDefinitionError
 
-Duration = Union[timedelta, str]
+Duration = timedelta | str
 """What a duration argument accepts: a ``timedelta`` or a string like ``"30 minutes"``."""
 
 _UNITS: dict[str, timedelta] = {
@@ -52,7 +51,7 @@ def parse_duration(value: object, *, what: str = "duration") -> timedelta:
     Bare numbers are refused: whether ``5`` means seconds or milliseconds would be a guess.
     Raises :class:`JobDefinitionError` naming ``what`` and the accepted forms.
     """
-    if isinstance(value, bool) or isinstance(value, (int, float)):
+    if isinstance(value, (bool, int, float)):
         raise JobDefinitionError(
             f"{what}: bare number {value!r} is ambiguous; expected {_EXPECTED}"
         )

@@ -36,9 +36,7 @@ class Backoff:
         return cls(kind="constant", base_ms=_ms(delay, "Backoff.constant(delay)"))
 
     @classmethod
-    def linear(
-        cls, initial: Duration, increment: Duration, max: Duration | None = None
-    ) -> Backoff:
+    def linear(cls, initial: Duration, increment: Duration, max: Duration | None = None) -> Backoff:
         """Wait ``initial`` after attempt 1, then ``increment`` more after each further attempt."""
         return cls(
             kind="linear",
@@ -48,12 +46,12 @@ class Backoff:
         )
 
     @classmethod
-    def exponential(
-        cls, base: Duration, factor: float = 2, max: Duration | None = None
-    ) -> Backoff:
+    def exponential(cls, base: Duration, factor: float = 2, max: Duration | None = None) -> Backoff:
         """Wait ``base * factor ** (n - 1)`` after attempt ``n``, capped at ``max``."""
-        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not (
-            math.isfinite(factor) and factor >= 1
+        if (
+            isinstance(factor, bool)
+            or not isinstance(factor, (int, float))
+            or not (math.isfinite(factor) and factor >= 1)
         ):
             raise JobDefinitionError(
                 f"Backoff.exponential(factor): got {factor!r}; expected a number >= 1"

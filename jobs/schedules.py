@@ -7,7 +7,7 @@ run time is computed by a pure function of the schedule and the workflow's clock
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -40,7 +40,7 @@ class Schedule:
             return after + timedelta(milliseconds=self.interval_ms)
         assert self.expression is not None and self.tz is not None
         local = after.astimezone(ZoneInfo(self.tz))
-        return next(CronSim(self.expression, local)).astimezone(timezone.utc)
+        return next(CronSim(self.expression, local)).astimezone(UTC)
 
     def describe(self) -> str:
         """A short human form, for logs and errors."""

@@ -18,11 +18,11 @@ from typing import Any
 
 from temporalio.client import (
     Client,
-    WorkflowExecutionStatus,
     Interceptor,
     OutboundInterceptor,
     StartWorkflowInput,
     StartWorkflowUpdateWithStartInput,
+    WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateHandle,
 )
@@ -33,7 +33,6 @@ from temporalio.worker import Worker
 from jobs.durations import Duration, parse_duration
 from jobs.registry import DurableJobs
 from jobs.servers import dev_server_path, test_server_path
-
 
 HANDLER_DRAIN_TIMEOUT = timedelta(seconds=15)
 """How long shutdown waits for running handlers before terminating the instances."""
@@ -98,7 +97,9 @@ class JobsTestEnvironment:
         self._started = False
 
     @classmethod
-    async def start_time_skipping(cls, jobs: DurableJobs, **worker_options: Any) -> JobsTestEnvironment:
+    async def start_time_skipping(
+        cls, jobs: DurableJobs, **worker_options: Any
+    ) -> JobsTestEnvironment:
         """Start the time-skipping test server and a worker; time moves in :meth:`sleep`."""
         environment = await WorkflowEnvironment.start_time_skipping(
             test_server_existing_path=test_server_path()
@@ -107,7 +108,11 @@ class JobsTestEnvironment:
 
     @classmethod
     async def start_local(
-        cls, jobs: DurableJobs, *, dev_server_extra_args: list[str] | None = None, **worker_options: Any
+        cls,
+        jobs: DurableJobs,
+        *,
+        dev_server_extra_args: list[str] | None = None,
+        **worker_options: Any,
     ) -> JobsTestEnvironment:
         """Start an in-memory dev server (real time, listing, deletion) and a worker."""
         environment = await WorkflowEnvironment.start_local(

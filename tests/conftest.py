@@ -21,7 +21,9 @@ _exit_status: int | None = None
 @pytest.fixture(scope="session")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server, started from the installed binary."""
-    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=test_server_path())
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=test_server_path()
+    )
     yield env
     await env.shutdown()
 

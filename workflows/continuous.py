@@ -100,6 +100,7 @@ class ContinuousJobWorkflow(EntityEngine):
 
     @workflow.run
     async def run(self, input: ContinuousInput) -> None:
+        """Run until terminated; continue as new long before Temporal's limits."""
         await self._run_loop()
 
     # --- client calls ---------------------------------------------------------------------

@@ -13,7 +13,7 @@ run).
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,7 +24,13 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.protocol import RUN_HANDLER, HandlerCall, HandlerError, HandlerOutcome
+    from activities.protocol import (
+        HEARTBEAT_TIMEOUT,
+        RUN_HANDLER,
+        HandlerCall,
+        HandlerError,
+        HandlerOutcome,
+    )
     from workflows.protocol import EXECUTION_ERROR_TYPE
 
 INFRASTRUCTURE_RETRY = RetryPolicy(
@@ -39,9 +45,6 @@ INFRASTRUCTURE_RETRY = RetryPolicy(
 A user's exception never fails the activity (it comes back as an outcome), so these retries
 cover a lost worker or a timed-out heartbeat, which must not use up a user attempt (SPEC §6).
 """
-
-HEARTBEAT_TIMEOUT = timedelta(seconds=10)
-"""How soon a lost worker's handler is retried elsewhere, and a terminate reaches a handler."""
 
 
 @dataclass
@@ -151,10 +154,9 @@ class EntityEngine:
     async def _sleep_until_next_event(self) -> None:
         wake_at = self._wake_at()
         timeout = None if wake_at is None else wake_at - workflow.now()
-        try:
+        # A timeout means the alarm is due; the loop handles it.
+        with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(lambda: bool(self._queue), timeout=timeout)
-        except asyncio.TimeoutError:
-            pass  # the alarm is due; the loop handles it
 
     async def _call_handler(self, call: HandlerCall, timeout: timedelta) -> HandlerOutcome:
         """Run one user handler in the handler activity and return its outcome.
@@ -164,7 +166,7 @@ class EntityEngine:
         worker that stopped answering.
         """
         try:
-            return await workflow.execute_activity(
+            outcome: HandlerOutcome = await workflow.execute_activity(
                 RUN_HANDLER,
                 call,
                 result_type=HandlerOutcome,
@@ -172,6 +174,7 @@ class EntityEngine:
                 heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 retry_policy=INFRASTRUCTURE_RETRY,
             )
+            return outcome
         except ActivityError as err:
             cause = err.cause
             error_type = (

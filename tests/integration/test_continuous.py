@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -113,7 +114,9 @@ def uid(request: pytest.FixtureRequest) -> str:
 # --- §5.1 start -------------------------------------------------------------------------------
 
 
-async def test_start_creates_and_first_run_sees_the_input(env: JobsTestEnvironment, uid: str) -> None:
+async def test_start_creates_and_first_run_sees_the_input(
+    env: JobsTestEnvironment, uid: str
+) -> None:
     h = env.client.continuous("counter")
     result = await h.start(id=uid, input=Counter(n=41))
     assert result.created is True
@@ -131,13 +134,19 @@ async def test_second_start_changes_nothing(env: JobsTestEnvironment, uid: str) 
     await h.start(id=uid, input={"n": 1})
     await env.sleep("1 second")
     again = await h.start(id=uid, input={"n": 500})
-    assert (again.created, again.status, again.instance_id) == (False, "running", f"continuous:counter:{uid}")
+    assert (again.created, again.status, again.instance_id) == (
+        False,
+        "running",
+        f"continuous:counter:{uid}",
+    )
     await env.sleep("1 second")
     assert (await h.get_state(uid)).state == Counter(n=2)
     assert (await h.status(uid)).run_count == 1
 
 
-async def test_start_immediately_false_waits_one_interval(env: JobsTestEnvironment, uid: str) -> None:
+async def test_start_immediately_false_waits_one_interval(
+    env: JobsTestEnvironment, uid: str
+) -> None:
     h = env.client.continuous(lazy)
     await h.start(id=uid, input=Counter())
     await env.sleep("29 minutes")
@@ -157,20 +166,26 @@ async def test_every_30_minutes_runs_5_times_in_2_hours(env: JobsTestEnvironment
     status = await h.status(uid)
     assert status.run_count == 5
     assert (await h.get_state(uid)).state == Counter(n=5)
-    gaps = [b.at - a.at for a, b in zip(calls, calls[1:])]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(calls)]
     assert all(timedelta(minutes=30) <= g < timedelta(minutes=30, seconds=2) for g in gaps), gaps
     assert status.next_run_at is not None
-    assert timedelta(minutes=30) <= status.next_run_at - calls[-1].at < timedelta(minutes=30, seconds=2)
+    assert (
+        timedelta(minutes=30)
+        <= status.next_run_at - calls[-1].at
+        < timedelta(minutes=30, seconds=2)
+    )
 
 
-async def test_cron_fires_at_matching_times_in_the_jobs_zone(env: JobsTestEnvironment, uid: str) -> None:
+async def test_cron_fires_at_matching_times_in_the_jobs_zone(
+    env: JobsTestEnvironment, uid: str
+) -> None:
     h = env.client.continuous(daily)
     await h.start(id=uid, input=Counter())
     await env.sleep("3 days")
     assert len(calls) == 3
     new_york = [c.at.astimezone(ZoneInfo("America/New_York")) for c in calls]
     assert all((t.hour, t.minute) == (9, 0) for t in new_york), new_york
-    assert [(b.date() - a.date()).days for a, b in zip(new_york, new_york[1:])] == [1, 1]
+    assert [(b.date() - a.date()).days for a, b in itertools.pairwise(new_york)] == [1, 1]
     status = await h.status(uid)
     assert status.next_run_at is not None
     assert status.next_run_at.astimezone(ZoneInfo("America/New_York")).hour == 9
@@ -179,7 +194,9 @@ async def test_cron_fires_at_matching_times_in_the_jobs_zone(env: JobsTestEnviro
 # --- trigger -----------------------------------------------------------------------------------
 
 
-async def test_trigger_runs_now_and_restarts_the_schedule(env: JobsTestEnvironment, uid: str) -> None:
+async def test_trigger_runs_now_and_restarts_the_schedule(
+    env: JobsTestEnvironment, uid: str
+) -> None:
     h = env.client.continuous(counter)
     await h.start(id=uid, input=Counter())
     await env.sleep("10 minutes")
@@ -193,7 +210,9 @@ async def test_trigger_runs_now_and_restarts_the_schedule(env: JobsTestEnvironme
     assert timedelta(minutes=30) <= calls[2].at - calls[1].at < timedelta(minutes=30, seconds=2)
 
 
-async def test_trigger_on_missing_or_terminated_instance(env: JobsTestEnvironment, uid: str) -> None:
+async def test_trigger_on_missing_or_terminated_instance(
+    env: JobsTestEnvironment, uid: str
+) -> None:
     h = env.client.continuous(counter)
     assert (await h.trigger("nobody")).triggered is False
     await h.start(id=uid, input=Counter())
@@ -232,7 +251,9 @@ async def test_status_and_state_of_a_never_started_instance(env: JobsTestEnviron
 
 
 @pytest.mark.parametrize("end_on_run", [1, 3])
-async def test_ctx_terminate_removes_the_instance(env: JobsTestEnvironment, uid: str, end_on_run: int) -> None:
+async def test_ctx_terminate_removes_the_instance(
+    env: JobsTestEnvironment, uid: str, end_on_run: int
+) -> None:
     h = env.client.continuous(self_ending)
     await h.start(id=uid, input=Counter(n=end_on_run))
     await env.sleep("10 minutes")
@@ -288,7 +309,9 @@ async def test_success_on_attempt_2_keeps_the_schedule(env: JobsTestEnvironment,
     assert (status.status, status.run_count, status.last_error) == ("running", 1, None)
     assert (await h.get_state(uid)).state == Counter(n=2, label="ok")
     assert status.next_run_at is not None
-    assert timedelta(minutes=30) <= status.next_run_at - calls[1].at < timedelta(minutes=30, seconds=2)
+    assert (
+        timedelta(minutes=30) <= status.next_run_at - calls[1].at < timedelta(minutes=30, seconds=2)
+    )
     await env.sleep("31 minutes")
     assert [(c.attempt, c.run_count) for c in calls[2:]] == [(1, 2)]
 
@@ -314,13 +337,19 @@ async def test_trigger_raises_when_no_retry_is_left(env: JobsTestEnvironment, ui
     with pytest.raises(ExecutionError) as caught:
         await h.trigger(uid)
     err = caught.value
-    assert (err.kind, err.job_name, err.instance_id) == ("continuous", "single_try", f"continuous:single_try:{uid}")
+    assert (err.kind, err.job_name, err.instance_id) == (
+        "continuous",
+        "single_try",
+        f"continuous:single_try:{uid}",
+    )
     assert err.error_type == "RuntimeError"
     assert "token endpoint down" in str(err) and f"continuous:single_try:{uid}" in str(err)
     assert (await h.status(uid)).status == "stopped"
 
 
-async def test_trigger_returns_true_when_a_retry_is_scheduled(env: JobsTestEnvironment, uid: str) -> None:
+async def test_trigger_returns_true_when_a_retry_is_scheduled(
+    env: JobsTestEnvironment, uid: str
+) -> None:
     h = env.client.continuous(retrying)
     await h.start(id=uid, input=Counter(n=1))
     await env.sleep("1 second")
@@ -371,7 +400,9 @@ async def test_unknown_and_other_kind_names(env: JobsTestEnvironment) -> None:
 # --- continue-as-new ---------------------------------------------------------------------------
 
 
-async def test_three_thousand_runs_cross_continue_as_new_exactly(env: JobsTestEnvironment, uid: str) -> None:
+async def test_three_thousand_runs_cross_continue_as_new_exactly(
+    env: JobsTestEnvironment, uid: str
+) -> None:
     h = env.client.continuous(fast)
     await h.start(id=uid, input=Counter())
     for _ in range(30):  # one long sleep would outlast the server's RPC timeout

@@ -1,4 +1,4 @@
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import pytest
 from pydantic import BaseModel, Field
@@ -9,12 +9,12 @@ from jobs import (
     DurableJobs,
     JobDefinitionError,
     JobNotFoundError,
+    JobValidationError,
     RetryConfig,
     Task,
     every,
 )
 from jobs.naming import check_user_id, instance_id
-from jobs import JobValidationError
 
 
 class State(BaseModel):
@@ -29,7 +29,7 @@ class Paid(BaseModel):
     tag: Literal["paid"] = "paid"
 
 
-Event = Annotated[Union[Placed, Paid], Field(discriminator="tag")]
+Event = Annotated[Placed | Paid, Field(discriminator="tag")]
 
 
 async def one(ctx: Any) -> None: ...
@@ -80,7 +80,7 @@ def test_continuous_refuses_bad_fields(overrides: dict[str, Any], match: str) ->
     ("fields", "match"),
     [
         ({"event": int, "execute": one, "flush_after": "1s"}, "BaseModel"),
-        ({"event": Union[State, int], "execute": one, "flush_after": "1s"}, "union"),
+        ({"event": State | int, "execute": one, "flush_after": "1s"}, "union"),
         ({"event": State, "execute": one, "flush_after": "soon"}, "flush_after"),
         ({"event": State, "execute": one, "flush_after": "1s", "max_events": 0}, "max_events"),
         ({"event": State, "execute": one, "flush_after": "1s", "max_events": 2.5}, "max_events"),
@@ -98,8 +98,14 @@ def test_debounce_refuses_bad_fields(fields: dict[str, Any], match: str) -> None
     [
         ({"state": State, "event": Event, "on_event": one, "execute": one}, "on_event"),
         ({"state": State, "event": list, "on_event": two, "execute": one}, "event"),
-        ({"state": State, "event": Event, "on_event": two, "execute": one, "on_error": one}, "on_error"),
-        ({"state": State, "event": Event, "on_event": two, "execute": one, "on_idle": 5}, "on_idle"),
+        (
+            {"state": State, "event": Event, "on_event": two, "execute": one, "on_error": one},
+            "on_error",
+        ),
+        (
+            {"state": State, "event": Event, "on_event": two, "execute": one, "on_idle": 5},
+            "on_idle",
+        ),
     ],
 )
 def test_task_refuses_bad_fields(fields: dict[str, Any], match: str) -> None:
@@ -147,7 +153,9 @@ def test_lookup_by_name_and_by_definition_and_wrong_kind() -> None:
 
 
 def test_instance_ids_and_user_id_rules() -> None:
-    assert instance_id("continuous", "tokenRefresher", "user:1") == "continuous:tokenRefresher:user:1"
+    assert (
+        instance_id("continuous", "tokenRefresher", "user:1") == "continuous:tokenRefresher:user:1"
+    )
     assert check_user_id("task", "t", "x" * 200) == "x" * 200
     for bad in ["", "x" * 201, 5, None]:
         with pytest.raises(JobValidationError, match="task job 't'"):

@@ -1,11 +1,11 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from jobs import Backoff, JobDefinitionError, RetryConfig
 from jobs.retry import RetryPlan
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def test_constant_backoff() -> None:
@@ -21,7 +21,13 @@ def test_linear_backoff_with_cap() -> None:
 def test_exponential_backoff_with_cap() -> None:
     backoff = Backoff.exponential("1 second", factor=2, max="30 seconds")
     assert [backoff.delay_ms(n) for n in (1, 2, 3, 4, 5, 6, 50)] == [
-        1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000,
+        1_000,
+        2_000,
+        4_000,
+        8_000,
+        16_000,
+        30_000,
+        30_000,
     ]
 
 
@@ -55,7 +61,9 @@ def test_max_attempts_counts_the_first_attempt() -> None:
 
 def test_without_retry_config_there_is_one_attempt() -> None:
     plan = RetryPlan.of(None)
-    assert plan.next_attempt_at(failed_attempt=1, first_attempt_at=T0, now=T0, random_unit=0) is None
+    assert (
+        plan.next_attempt_at(failed_attempt=1, first_attempt_at=T0, now=T0, random_unit=0) is None
+    )
 
 
 def test_max_duration_stops_retries_that_would_start_too_late() -> None:

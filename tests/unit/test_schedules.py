@@ -1,11 +1,11 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from jobs import JobDefinitionError, cron, every
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_every_is_a_fixed_delay_after_the_previous_run() -> None:
