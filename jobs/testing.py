@@ -177,7 +177,7 @@ class JobsTestEnvironment:
                     raise
 
     async def _wait_for_running_handlers(self, handle: WorkflowHandle[Any, Any]) -> None:
-        """Wait (at most ``HANDLER_DRAIN_TIMEOUT``) until no handler activity is in flight.
+        """Wait (at most ``HANDLER_DRAIN_TIMEOUT``) until the instance is waiting, not working.
 
         The time-skipping server stops its clock for good when a workflow is terminated while
         one of its activities runs; letting handlers finish first keeps the shared server usable.
@@ -187,7 +187,9 @@ class JobsTestEnvironment:
             description = await handle.describe()
             if description.status != WorkflowExecutionStatus.RUNNING:
                 return
-            if not description.raw_description.pending_activities:
+            raw = description.raw_description
+            # Quiet: no handler running and no workflow task that could start one.
+            if not raw.pending_activities and not raw.HasField("pending_workflow_task"):
                 return
             await asyncio.sleep(0.05)
 
