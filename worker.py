@@ -27,7 +27,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities import HandlerActivities
 from client.jobs_client import DEFAULT_TASK_QUEUE, JobsClient
 from jobs.errors import JobsError
-from jobs.registry import DurableJobs
+from jobs.registry import DurableJobs, bind_task_queue
 from workflows import ALL_WORKFLOWS
 
 PASSED_THROUGH_MODULES = ("jobs", "activities", "workflows.protocol", "cronsim", "pydantic")
@@ -50,6 +50,7 @@ def build_worker(
     **worker_options: Any,
 ) -> Worker:
     """A ``temporalio`` worker running the three job workflows and the handler activity for ``jobs``."""
+    bind_task_queue(task_queue, jobs)
     restrictions = SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH_MODULES)
     options: dict[str, Any] = {
         "workflow_runner": SandboxedWorkflowRunner(restrictions=restrictions),

@@ -7,7 +7,7 @@ import them cheaply. User state travels as JSON-ready data: the workflows never 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 RUN_HANDLER = "durable_jobs.run_handler"
@@ -37,6 +37,9 @@ class HandlerCall:
     attempt: int
     state: Any
     run_count: int = 0
+    event_count: int = 0
+    started_at: datetime | None = None
+    flush_reason: str | None = None
 
 
 @dataclass

@@ -13,7 +13,7 @@ import inspect
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -25,9 +25,15 @@ from activities.protocol import (
     HandlerError,
     HandlerOutcome,
 )
-from jobs.context import ContinuousContext, TerminateRequested
-from jobs.definitions import Continuous
+from jobs.context import (
+    ContinuousContext,
+    DebounceExecuteContext,
+    FlushReason,
+    TerminateRequested,
+)
+from jobs.definitions import Continuous, Debounce
 from jobs.durations import parse_duration
+from jobs.models import from_data, type_name
 from jobs.registry import DurableJobs
 
 _HEARTBEAT_EVERY = HEARTBEAT_TIMEOUT / 4
@@ -66,6 +72,8 @@ class HandlerActivities:
     async def _run(self, definition: Any, call: HandlerCall) -> HandlerOutcome:
         if isinstance(definition, Continuous) and call.handler == "execute":
             return await _run_continuous_execute(definition, call)
+        if isinstance(definition, Debounce) and call.handler == "execute":
+            return await _run_debounce_execute(definition, call)
         raise ApplicationError(
             f"{call.kind} job {call.job_name!r} has no handler {call.handler!r}",
             type="JobNotRegistered",
@@ -91,6 +99,27 @@ async def _run_continuous_execute(definition: Continuous[Any], call: HandlerCall
         (ctx,),
         timeout=parse_duration(definition.timeout),
         commit=lambda: ctx.state.model_dump(mode="json"),
+    )
+
+
+async def _run_debounce_execute(definition: Debounce[Any], call: HandlerCall) -> HandlerOutcome:
+    try:
+        state = from_data(definition.state, call.state)
+    except Exception as exc:
+        return _failed(exc, f"the batch does not fit {type_name(definition.state)}")
+    assert call.started_at is not None and call.flush_reason is not None
+    ctx: DebounceExecuteContext[Any] = DebounceExecuteContext(
+        job_name=call.job_name,
+        instance_id=call.instance_id,
+        id=call.user_id,
+        attempt=call.attempt,
+        state=state,
+        event_count=call.event_count,
+        started_at=call.started_at,
+        flush_reason=cast(FlushReason, call.flush_reason),
+    )
+    return await run_user_handler(
+        definition.execute, (ctx,), timeout=parse_duration(definition.timeout), commit=lambda: None
     )
 
 

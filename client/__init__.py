@@ -1,10 +1,15 @@
 """The client of durable jobs: ``from client import JobsClient``."""
 
 from client.continuous import ContinuousHandle
+from client.debounce import DebounceHandle
 from client.handle import JobHandle
 from client.jobs_client import DEFAULT_TASK_QUEUE, JobsClient
 from client.results import (
+    AddResult,
+    ClearResult,
     ContinuousStatus,
+    DebounceStatus,
+    FlushResult,
     LastErrorInfo,
     StartResult,
     StateResult,
@@ -14,6 +19,11 @@ from client.results import (
 
 __all__ = [
     "DEFAULT_TASK_QUEUE",
+    "AddResult",
+    "ClearResult",
+    "DebounceHandle",
+    "DebounceStatus",
+    "FlushResult",
     "ContinuousHandle",
     "ContinuousStatus",
     "JobHandle",

@@ -13,6 +13,7 @@ from client.handle import JobHandle
 from client.results import ContinuousStatus, StartResult, StateResult, TriggerResult
 from jobs.definitions import Continuous
 from jobs.durations import parse_duration
+from jobs.models import from_data
 from jobs.retry import RetryPlan
 from workflows.continuous import (
     ContinuousInput,
@@ -55,8 +56,11 @@ class ContinuousHandle(JobHandle[Continuous[Any]]):
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
         try:
-            reply = await self._client.execute_update_with_start_workflow(
-                ContinuousJobWorkflow.start, token, start_workflow_operation=operation
+            reply = await self._in_flight.call(
+                workflow_id,
+                lambda: self._client.execute_update_with_start_workflow(
+                    ContinuousJobWorkflow.start, token, start_workflow_operation=operation
+                ),
             )
         except Exception as err:
             raise translate(err, address=self._address) from err
@@ -69,7 +73,10 @@ class ContinuousHandle(JobHandle[Continuous[Any]]):
         """
         workflow_id = self.instance_id(id)
         try:
-            triggered = await self._handle(workflow_id).execute_update("trigger", result_type=bool)
+            triggered = await self._in_flight.call(
+                workflow_id,
+                lambda: self._handle(workflow_id).execute_update("trigger", result_type=bool),
+            )
         except Exception as err:
             if is_gone(err):
                 return TriggerResult(triggered=False)
@@ -88,4 +95,4 @@ class ContinuousHandle(JobHandle[Continuous[Any]]):
         data = await self._query_open(self.instance_id(id), "state", Any)
         if data is None:
             return StateResult(state=None)
-        return StateResult(state=self._typed(self._definition.state, data))
+        return StateResult(state=from_data(self._definition.state, data))

@@ -9,13 +9,15 @@ from __future__ import annotations
 import uuid
 from typing import Any, Generic, TypeVar
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import QueryRejectCondition
 
+from client._in_flight import InFlightLimit
 from client._temporal_errors import is_gone, translate
 from client.results import TerminateResult
 from jobs.errors import JobValidationError
+from jobs.models import to_data, type_name
 from jobs.naming import JobKind, check_user_id, instance_id
 
 D = TypeVar("D")
@@ -28,8 +30,16 @@ class JobHandle(Generic[D]):
     kind: JobKind
 
     def __init__(
-        self, *, temporal_client: Client, task_queue: str, name: str, definition: D, address: str
+        self,
+        *,
+        temporal_client: Client,
+        task_queue: str,
+        name: str,
+        definition: D,
+        address: str,
+        in_flight: InFlightLimit,
     ) -> None:
+        self._in_flight = in_flight
         self._client = temporal_client
         self._task_queue = task_queue
         self._name = name
@@ -52,19 +62,14 @@ class JobHandle(Generic[D]):
 
     def _validate(self, type_: Any, value: Any, *, what: str, id: str) -> Any:
         """``value`` checked against ``type_`` and turned into JSON-ready data."""
-        adapter: TypeAdapter[Any] = TypeAdapter(type_)
         try:
-            model = adapter.validate_python(value)
-            return adapter.dump_python(model, mode="json")
+            return to_data(type_, value)
         except ValidationError as err:
             raise JobValidationError(
                 f"{self.kind} job {self._name!r} id {id!r}: invalid {what}; expected "
-                f"{getattr(type_, '__name__', type_)}: {err}",
+                f"{type_name(type_)}: {err}",
                 errors=[dict(e) for e in err.errors(include_url=False)],
             ) from err
-
-    def _typed(self, type_: Any, data: Any) -> Any:
-        return TypeAdapter(type_).validate_python(data)
 
     def _handle(self, workflow_id: str) -> WorkflowHandle[Any, Any]:
         return self._client.get_workflow_handle(workflow_id)

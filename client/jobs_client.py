@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 from temporalio.client import Client
 from temporalio.envconfig import ClientConfig
 
+from client._in_flight import InFlightLimit
 from client.continuous import ContinuousHandle
-from jobs.definitions import Continuous
+from client.debounce import DebounceHandle
+from client.handle import JobHandle
+from jobs.definitions import Continuous, Debounce
 from jobs.errors import JobsConnectionError
 from jobs.registry import DurableJobs
+
+H = TypeVar("H", bound=JobHandle[Any])
 
 DEFAULT_TASK_QUEUE = "durable-jobs"
 """The task queue that clients and workers use unless told otherwise."""
@@ -27,6 +32,7 @@ class JobsClient:
         self._jobs = jobs
         self._task_queue = task_queue
         self._address = temporal_client.service_client.config.target_host
+        self._in_flight = InFlightLimit()
 
     @classmethod
     async def connect(
@@ -86,11 +92,23 @@ class JobsClient:
     def continuous(self, job: Continuous[Any]) -> ContinuousHandle: ...
     def continuous(self, job: str | Continuous[Any]) -> ContinuousHandle:
         """The handle of a Continuous job, by name or definition; raises JobNotFoundError."""
-        name, definition = self._jobs.get("continuous", job)
-        return ContinuousHandle(
+        return self._make_handle(ContinuousHandle, job)
+
+    @overload
+    def debounce(self, job: str) -> DebounceHandle: ...
+    @overload
+    def debounce(self, job: Debounce[Any]) -> DebounceHandle: ...
+    def debounce(self, job: str | Debounce[Any]) -> DebounceHandle:
+        """The handle of a Debounce job, by name or definition; raises JobNotFoundError."""
+        return self._make_handle(DebounceHandle, job)
+
+    def _make_handle(self, handle_type: type[H], job: Any) -> H:
+        name, definition = self._jobs.get(handle_type.kind, job)
+        return handle_type(
             temporal_client=self._client,
             task_queue=self._task_queue,
             name=name,
             definition=definition,
             address=self._address,
+            in_flight=self._in_flight,
         )

@@ -55,6 +55,44 @@ class StateResult(Result, Generic[S]):
     state: S | None
 
 
+class AddResult(Result):
+    """``add``: whether this call created the instance, the batch's event count, the deadline.
+
+    While a flush attempt runs, ``event_count`` counts the events waiting behind it and
+    ``will_flush_at`` is ``None`` (their flush time depends on how the attempt ends).
+    """
+
+    created: bool
+    instance_id: str
+    event_count: int
+    will_flush_at: AwareDatetime | None
+
+
+class FlushResult(Result):
+    """``flush``: ``flushed=False, event_count=0, reason="empty"`` when there was nothing."""
+
+    flushed: bool
+    event_count: int
+    reason: Literal["manual", "empty"]
+
+
+class ClearResult(Result):
+    """``clear``: how many events were dropped without ``execute``."""
+
+    cleared: bool
+    discarded_events: int
+
+
+class DebounceStatus(Result):
+    """``status`` of a Debounce instance (SPEC §5.2)."""
+
+    status: Literal["debouncing", "idle", "not_found"]
+    event_count: int | None = None
+    will_flush_at: AwareDatetime | None = None
+    started_at: AwareDatetime | None = None
+    last_error: LastErrorInfo | None = None
+
+
 class ContinuousStatus(Result):
     """``status`` of a Continuous instance (SPEC §5.1)."""
 
@@ -65,7 +103,11 @@ class ContinuousStatus(Result):
 
 
 __all__: list[str] = [
+    "AddResult",
+    "ClearResult",
     "ContinuousStatus",
+    "DebounceStatus",
+    "FlushResult",
     "LastErrorInfo",
     "Result",
     "StartResult",

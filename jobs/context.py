@@ -8,11 +8,14 @@ handler's own ``except Exception`` cannot swallow it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from datetime import datetime
+from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
 S = TypeVar("S", bound=BaseModel)
+E = TypeVar("E")
+T = TypeVar("T")
 
 
 class TerminateRequested(BaseException):
@@ -109,3 +112,91 @@ class ContinuousContext(HandlerContext, Generic[S]):
     def update_state(self, fn: Callable[[S], S]) -> None:
         """Replace the state with ``fn(state)``."""
         self.set_state(fn(self._state))
+
+
+class DebounceEventContext(HandlerContext, Generic[E, T]):
+    """The context of a Debounce ``on_event`` reducer: the event, the batch's state so far.
+
+    The reducer returns the new state. It runs inside the workflow, so it must be pure:
+    no I/O, no clock, no randomness, nothing awaited.
+    """
+
+    def __init__(
+        self,
+        *,
+        job_name: str,
+        instance_id: str,
+        id: str,
+        event: E,
+        state: T | None,
+        event_count: int,
+    ) -> None:
+        super().__init__(
+            kind="debounce", job_name=job_name, instance_id=instance_id, id=id, attempt=1
+        )
+        self._event = event
+        self._state = state
+        self._event_count = event_count
+
+    @property
+    def event(self) -> E:
+        """The event being folded."""
+        return self._event
+
+    @property
+    def state(self) -> T | None:
+        """The batch's state before this event; ``None`` on the first event of a batch."""
+        return self._state
+
+    @property
+    def event_count(self) -> int:
+        """How many events the batch holds, this one included."""
+        return self._event_count
+
+
+FlushReason = Literal["max_events", "flush_after", "manual"]
+"""Why a Debounce batch is being flushed."""
+
+
+class DebounceExecuteContext(HandlerContext, Generic[T]):
+    """The context of a Debounce ``execute``: the folded batch and why it is flushed."""
+
+    def __init__(
+        self,
+        *,
+        job_name: str,
+        instance_id: str,
+        id: str,
+        attempt: int,
+        state: T,
+        event_count: int,
+        started_at: datetime,
+        flush_reason: FlushReason,
+    ) -> None:
+        super().__init__(
+            kind="debounce", job_name=job_name, instance_id=instance_id, id=id, attempt=attempt
+        )
+        self._state = state
+        self._event_count = event_count
+        self._started_at = started_at
+        self._flush_reason = flush_reason
+
+    @property
+    def state(self) -> T:
+        """The batch's folded state."""
+        return self._state
+
+    @property
+    def event_count(self) -> int:
+        """How many events the batch holds."""
+        return self._event_count
+
+    @property
+    def started_at(self) -> datetime:
+        """When the batch's first event arrived."""
+        return self._started_at
+
+    @property
+    def flush_reason(self) -> FlushReason:
+        """``"max_events"``, ``"flush_after"`` or ``"manual"``."""
+        return self._flush_reason

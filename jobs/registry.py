@@ -87,3 +87,23 @@ class DurableJobs:
     def names(self, kind: JobKind) -> list[str]:
         """The sorted names of the registered jobs of ``kind``."""
         return sorted(n for n, d in self._definitions.items() if d.kind == kind)
+
+
+_registries_by_task_queue: dict[str, DurableJobs] = {}
+
+
+def bind_task_queue(task_queue: str, jobs: DurableJobs) -> None:
+    """Make ``jobs`` the registry that workflows on ``task_queue`` in this process consult.
+
+    Workflows run pure user code (Debounce reducers) in the workflow itself and find it here.
+    Called by ``build_worker``; the last worker built for a task queue wins.
+    """
+    _registries_by_task_queue[task_queue] = jobs
+
+
+def registry_for_task_queue(task_queue: str) -> DurableJobs:
+    """The registry bound to ``task_queue`` by the worker running in this process."""
+    jobs = _registries_by_task_queue.get(task_queue)
+    if jobs is None:
+        raise JobNotFoundError(f"no worker in this process serves task queue {task_queue!r}")
+    return jobs

@@ -86,6 +86,10 @@ class EntityEngine:
         """Handle one message and return the reply for its caller."""
         raise NotImplementedError
 
+    def _should_end(self) -> bool:
+        """True when the instance has nothing left to do and should close (default: never)."""
+        return False
+
     def _reply_when_gone(self, message: Message) -> Any:
         """The reply to a message still queued when the instance ended."""
         raise NotImplementedError
@@ -96,11 +100,15 @@ class EntityEngine:
 
     # --- the engine -----------------------------------------------------------------------
 
+    def _count_message(self) -> None:
+        """Count a client call against this run's budget (Temporal allows 2,000 updates a run)."""
+        self._messages_this_run += 1
+
     async def _submit(self, name: str, payload: Any = None) -> Any:
         """Enqueue a message for the main loop and wait for its reply (or error)."""
         message = Message(name, payload)
         self._queue.append(message)
-        self._messages_this_run += 1
+        self._count_message()
         await workflow.wait_condition(lambda: message.done)
         if message.error is not None:
             raise message.error
@@ -117,6 +125,13 @@ class EntityEngine:
                 await self._handle(self._queue.popleft())
             elif self._alarm_due():
                 await self._on_alarm()
+            elif self._should_end():
+                # A call may still arrive while the last handlers return; it keeps us going.
+                await workflow.wait_condition(
+                    lambda: bool(self._queue) or workflow.all_handlers_finished()
+                )
+                if not self._queue and self._should_end():
+                    break
             elif self._should_continue_as_new():
                 # Let every handler that already has its reply return before moving on;
                 # a message that arrives meanwhile is handled first.
@@ -154,9 +169,18 @@ class EntityEngine:
     async def _sleep_until_next_event(self) -> None:
         wake_at = self._wake_at()
         timeout = None if wake_at is None else wake_at - workflow.now()
-        # A timeout means the alarm is due; the loop handles it.
+        # Wake for a message, a moved alarm or nothing left to do; a timeout means the alarm is
+        # due. The loop then decides.
         with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(lambda: bool(self._queue), timeout=timeout)
+            await workflow.wait_condition(
+                lambda: (
+                    bool(self._queue)
+                    or self._wake_at() != wake_at
+                    or self._should_end()
+                    or self._should_continue_as_new()
+                ),
+                timeout=timeout,
+            )
 
     async def _call_handler(self, call: HandlerCall, timeout: timedelta) -> HandlerOutcome:
         """Run one user handler in the handler activity and return its outcome.

@@ -1,0 +1,125 @@
+"""``client.debounce(name)``: add, flush, clear, status, get_state (SPEC §5.2)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy
+
+from client._temporal_errors import is_gone, translate
+from client.handle import JobHandle
+from client.results import AddResult, ClearResult, DebounceStatus, FlushResult, StateResult
+from jobs.definitions import Debounce
+from jobs.durations import parse_duration
+from jobs.models import from_data
+from jobs.retry import RetryPlan
+from workflows.debounce import (
+    AddReply,
+    AddRequest,
+    ClearReply,
+    DebounceInput,
+    DebounceJobWorkflow,
+    DebounceSpec,
+    DebounceStatusView,
+    FlushReply,
+)
+
+
+class DebounceHandle(JobHandle[Debounce[Any]]):
+    """The client calls of one Debounce job."""
+
+    kind = "debounce"
+
+    def _spec(self) -> DebounceSpec:
+        definition = self._definition
+        return DebounceSpec(
+            job_name=self._name,
+            flush_after_ms=parse_duration(definition.flush_after) // timedelta(milliseconds=1),
+            max_events=definition.max_events,
+            retry=RetryPlan.of(definition.retry),
+            timeout_ms=parse_duration(definition.timeout) // timedelta(milliseconds=1),
+        )
+
+    async def add(self, *, id: str, event: Any) -> AddResult:
+        """Fold ``event`` into the instance's batch, creating the instance if needed.
+
+        The first event of a batch sets ``will_flush_at = now + flush_after``; reaching
+        ``max_events`` starts the flush at once. ``add`` never waits for a flush.
+        """
+        workflow_id = self.instance_id(id)
+        data = self._validate(self._definition.event, event, what="event", id=id)
+        token = self._new_token()
+        operation = WithStartWorkflowOperation(
+            DebounceJobWorkflow.run,
+            DebounceInput(spec=self._spec(), start_token=token),
+            id=workflow_id,
+            task_queue=self._task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        try:
+            reply: AddReply = await self._in_flight.call(
+                workflow_id,
+                lambda: self._client.execute_update_with_start_workflow(
+                    DebounceJobWorkflow.add,
+                    AddRequest(event=data, start_token=token),
+                    start_workflow_operation=operation,
+                ),
+            )
+        except Exception as err:
+            raise translate(err, address=self._address) from err
+        return AddResult(
+            created=reply.created,
+            instance_id=workflow_id,
+            event_count=reply.event_count,
+            will_flush_at=reply.will_flush_at,
+        )
+
+    async def flush(self, id: str) -> FlushResult:
+        """Flush now and wait for it; ``flushed=False, reason="empty"`` when there is nothing.
+
+        Raises :class:`~jobs.errors.ExecutionError` when that flush attempt fails (the batch is
+        kept, and retried as the job's retry policy says).
+        """
+        workflow_id = self.instance_id(id)
+        try:
+            reply: FlushReply = await self._in_flight.call(
+                workflow_id,
+                lambda: self._handle(workflow_id).execute_update("flush", result_type=FlushReply),
+            )
+        except Exception as err:
+            if is_gone(err):
+                return FlushResult(flushed=False, event_count=0, reason="empty")
+            raise translate(err, address=self._address) from err
+        return FlushResult(
+            flushed=reply.flushed, event_count=reply.event_count, reason=reply.reason
+        )
+
+    async def clear(self, id: str) -> ClearResult:
+        """Drop the batch without ``execute``; ``cleared=False`` when there is nothing."""
+        workflow_id = self.instance_id(id)
+        try:
+            reply: ClearReply = await self._in_flight.call(
+                workflow_id,
+                lambda: self._handle(workflow_id).execute_update("clear", result_type=ClearReply),
+            )
+        except Exception as err:
+            if is_gone(err):
+                return ClearResult(cleared=False, discarded_events=0)
+            raise translate(err, address=self._address) from err
+        return ClearResult(cleared=reply.cleared, discarded_events=reply.discarded_events)
+
+    async def status(self, id: str) -> DebounceStatus:
+        """``debouncing`` (events waiting), ``idle`` or ``not_found``."""
+        view = await self._query_open(self.instance_id(id), "status", DebounceStatusView)
+        if view is None:
+            return DebounceStatus(status="not_found")
+        return DebounceStatus.model_validate(view, from_attributes=True)
+
+    async def get_state(self, id: str) -> StateResult[Any]:
+        """The folded state of the pending batch, or ``None`` when the instance does not exist."""
+        data = await self._query_open(self.instance_id(id), "state", Any)
+        if data is None:
+            return StateResult(state=None)
+        return StateResult(state=from_data(self._definition.state, data))
