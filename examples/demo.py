@@ -14,6 +14,7 @@ import time
 from client import JobsClient
 from examples import jobs
 from examples.token_refresher import TokenState, token_refresher
+from examples.webhook_batcher import WebhookEvent, sink, webhook_batcher
 from worker import DEV_UI_PORT, run_worker
 
 
@@ -48,10 +49,29 @@ async def token_refresher_tour(client: JobsClient) -> None:
     show("status after trigger", await handle.status(user_id))
 
 
+async def webhook_batcher_tour(client: JobsClient) -> None:
+    """A burst of webhooks for one contact, the 5-second flush, the status before and after."""
+    handle = client.debounce(webhook_batcher)
+    contact = "contact-456"
+    print(f"\nwebhookBatcher (flush 5 s after the first event, or at 100) for {contact}")
+    for i in range(5):
+        event = WebhookEvent(type="contact.updated", contactId="456", data={"field": i})
+        show(f"add #{i + 1}", await handle.add(id=contact, event=event))
+    show("status before flush", await handle.status(contact))
+    sent = len(sink.batches)
+    deadline = time.monotonic() + 15
+    while len(sink.batches) == sent and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    if len(sink.batches) > sent:
+        show("sink received", f"one batch of {sink.batches[-1].count} events")
+    show("status after flush", await handle.status(contact))
+
+
 async def tour(client: JobsClient) -> None:
     """The whole demo, once the worker is up."""
     print(f"\nTemporal web UI: http://localhost:{DEV_UI_PORT}/namespaces/default/workflows")
     await token_refresher_tour(client)
+    await webhook_batcher_tour(client)
     print("\nThe worker keeps running; press Ctrl-C to stop.", flush=True)
 
 

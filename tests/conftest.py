@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from jobs.servers import test_server_path
+from jobs.servers import dev_server_path, test_server_path
 
 _exit_status: int | None = None
 
@@ -24,6 +24,14 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=test_server_path()
     )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """An in-memory dev server (real limits, real time), started from the installed binary."""
+    env = await WorkflowEnvironment.start_local(dev_server_existing_path=dev_server_path())
     yield env
     await env.shutdown()
 
