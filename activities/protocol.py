@@ -40,11 +40,23 @@ class HandlerCall:
     event_count: int = 0
     started_at: datetime | None = None
     flush_reason: str | None = None
+    event: Any = None
+    execute_count: int = 0
+    created_at: datetime | None = None
+    scheduled_at: datetime | None = None
+    now: datetime | None = None
+    is_first_event: bool = False
+    idle_reason: str | None = None
+    error_source: str | None = None
+    error: HandlerError | None = None
 
 
 @dataclass
 class HandlerOutcome:
     """What the handler did: the new state on success, or the error; and whether it terminated.
+
+    ``state`` and ``scheduled_at`` (Task) are the context's values when the handler ended; after
+    a failure they are the changes made before it, which only Task ``on_error`` may keep.
 
     The activity never raises for a user's exception: it returns ``ok=False`` with the error, so
     Temporal's own activity retries stay reserved for infrastructure faults.
@@ -56,3 +68,4 @@ class HandlerOutcome:
     terminated: bool = False
     terminate_reason: str | None = None
     duration_ms: int = 0
+    scheduled_at: datetime | None = None

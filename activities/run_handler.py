@@ -28,11 +28,18 @@ from activities.protocol import (
 from jobs.context import (
     ContinuousContext,
     DebounceExecuteContext,
+    ErrorSource,
     FlushReason,
+    IdleReason,
+    TaskContext,
+    TaskErrorContext,
+    TaskEventContext,
+    TaskIdleContext,
     TerminateRequested,
 )
-from jobs.definitions import Continuous, Debounce
+from jobs.definitions import Continuous, Debounce, Task
 from jobs.durations import parse_duration
+from jobs.errors import ExecutionError
 from jobs.models import from_data, type_name
 from jobs.registry import DurableJobs
 
@@ -74,6 +81,8 @@ class HandlerActivities:
             return await _run_continuous_execute(definition, call)
         if isinstance(definition, Debounce) and call.handler == "execute":
             return await _run_debounce_execute(definition, call)
+        if isinstance(definition, Task) and call.handler in _TASK_HANDLERS:
+            return await _run_task_handler(definition, call)
         raise ApplicationError(
             f"{call.kind} job {call.job_name!r} has no handler {call.handler!r}",
             type="JobNotRegistered",
@@ -98,7 +107,7 @@ async def _run_continuous_execute(definition: Continuous[Any], call: HandlerCall
         definition.execute,
         (ctx,),
         timeout=parse_duration(definition.timeout),
-        commit=lambda: ctx.state.model_dump(mode="json"),
+        commit=lambda outcome: setattr(outcome, "state", ctx.state.model_dump(mode="json")),
     )
 
 
@@ -119,7 +128,70 @@ async def _run_debounce_execute(definition: Debounce[Any], call: HandlerCall) ->
         flush_reason=cast(FlushReason, call.flush_reason),
     )
     return await run_user_handler(
-        definition.execute, (ctx,), timeout=parse_duration(definition.timeout), commit=lambda: None
+        definition.execute,
+        (ctx,),
+        timeout=parse_duration(definition.timeout),
+        commit=lambda outcome: None,
+    )
+
+
+_TASK_HANDLERS = {
+    "on_event": TaskEventContext,
+    "execute": TaskContext,
+    "on_idle": TaskIdleContext,
+    "on_error": TaskErrorContext,
+}
+
+
+async def _run_task_handler(definition: Task[Any], call: HandlerCall) -> HandlerOutcome:
+    handler = getattr(definition, call.handler)
+    assert handler is not None and call.now is not None and call.created_at is not None
+    try:
+        state = None if call.state is None else from_data(definition.state, call.state)
+    except Exception as exc:
+        return _failed(exc, f"stored state does not fit {type_name(definition.state)}")
+    ctx = _TASK_HANDLERS[call.handler](
+        job_name=call.job_name,
+        instance_id=call.instance_id,
+        id=call.user_id,
+        attempt=call.attempt,
+        state_type=definition.state,
+        state=state,
+        scheduled_at=call.scheduled_at,
+        now=call.now,
+        event_count=call.event_count,
+        execute_count=call.execute_count,
+        created_at=call.created_at,
+    )
+    args: tuple[Any, ...] = (ctx,)
+    if isinstance(ctx, TaskEventContext):
+        ctx.is_first_event = call.is_first_event
+        args = (from_data(definition.event, call.event), ctx)
+    elif isinstance(ctx, TaskIdleContext):
+        ctx.idle_reason = cast(IdleReason, call.idle_reason)
+    elif isinstance(ctx, TaskErrorContext):
+        ctx.error_source = cast(ErrorSource, call.error_source)
+        assert call.error is not None
+        args = (_as_execution_error(call), ctx)
+
+    def commit(outcome: HandlerOutcome) -> None:
+        outcome.state = None if ctx.state is None else ctx.state.model_dump(mode="json")
+        outcome.scheduled_at = ctx.scheduled_at
+
+    return await run_user_handler(
+        handler, args, timeout=parse_duration(definition.timeout), commit=commit
+    )
+
+
+def _as_execution_error(call: HandlerCall) -> ExecutionError:
+    """The failure ``on_error`` receives: which handler failed and how."""
+    assert call.error is not None
+    return ExecutionError(
+        kind="task",
+        job_name=call.job_name,
+        instance_id=call.instance_id,
+        error_type=call.error.error_type,
+        error_message=call.error.message,
     )
 
 
@@ -128,23 +200,30 @@ async def run_user_handler(
     args: tuple[Any, ...],
     *,
     timeout: timedelta,
-    commit: Callable[[], Any],
+    commit: Callable[[HandlerOutcome], None],
 ) -> HandlerOutcome:
-    """Call ``handler(*args)`` within ``timeout``; on success ``commit()`` gives the new state."""
+    """Call ``handler(*args)`` within ``timeout`` and report the outcome.
+
+    ``commit(outcome)`` copies the context's state (and alarm) into the outcome, after success
+    and after failure alike; the workflow decides what of it to keep.
+    """
     try:
         await asyncio.wait_for(_call(handler, args), timeout.total_seconds())
     except TerminateRequested as stop:
         return HandlerOutcome(ok=True, terminated=True, terminate_reason=stop.reason)
     except TimeoutError as exc:
-        return _failed(exc, f"the handler did not finish within its timeout of {timeout}")
+        outcome = _failed(exc, f"the handler did not finish within its timeout of {timeout}")
     except asyncio.CancelledError:
         raise
     except Exception as exc:
-        return _failed(exc)
+        outcome = _failed(exc)
+    else:
+        outcome = HandlerOutcome(ok=True)
     try:
-        return HandlerOutcome(ok=True, state=commit())
+        commit(outcome)
     except Exception as exc:
         return _failed(exc, "the new state could not be serialised")
+    return outcome
 
 
 async def _call(handler: Callable[..., Any], args: tuple[Any, ...]) -> Any:

@@ -11,11 +11,15 @@ from client.results import (
     DebounceStatus,
     FlushResult,
     LastErrorInfo,
+    SendResult,
     StartResult,
     StateResult,
+    TaskStateResult,
+    TaskStatus,
     TerminateResult,
     TriggerResult,
 )
+from client.task import TaskHandle
 
 __all__ = [
     "DEFAULT_TASK_QUEUE",
@@ -29,7 +33,11 @@ __all__ = [
     "JobHandle",
     "JobsClient",
     "LastErrorInfo",
+    "SendResult",
     "StartResult",
+    "TaskHandle",
+    "TaskStateResult",
+    "TaskStatus",
     "StateResult",
     "TerminateResult",
     "TriggerResult",

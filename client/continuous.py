@@ -15,9 +15,9 @@ from jobs.definitions import Continuous
 from jobs.durations import parse_duration
 from jobs.models import from_data
 from jobs.retry import RetryPlan
-from workflows.continuous import (
+from workflows.continuous import ContinuousJobWorkflow
+from workflows.protocol.continuous import (
     ContinuousInput,
-    ContinuousJobWorkflow,
     ContinuousSpec,
     ContinuousStatusView,
 )

@@ -15,12 +15,12 @@ from jobs.definitions import Debounce
 from jobs.durations import parse_duration
 from jobs.models import from_data
 from jobs.retry import RetryPlan
-from workflows.debounce import (
+from workflows.debounce import DebounceJobWorkflow
+from workflows.protocol.debounce import (
     AddReply,
     AddRequest,
     ClearReply,
     DebounceInput,
-    DebounceJobWorkflow,
     DebounceSpec,
     DebounceStatusView,
     FlushReply,

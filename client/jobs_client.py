@@ -11,7 +11,8 @@ from client._in_flight import InFlightLimit
 from client.continuous import ContinuousHandle
 from client.debounce import DebounceHandle
 from client.handle import JobHandle
-from jobs.definitions import Continuous, Debounce
+from client.task import TaskHandle
+from jobs.definitions import Continuous, Debounce, Task
 from jobs.errors import JobsConnectionError
 from jobs.registry import DurableJobs
 
@@ -101,6 +102,14 @@ class JobsClient:
     def debounce(self, job: str | Debounce[Any]) -> DebounceHandle:
         """The handle of a Debounce job, by name or definition; raises JobNotFoundError."""
         return self._make_handle(DebounceHandle, job)
+
+    @overload
+    def task(self, job: str) -> TaskHandle: ...
+    @overload
+    def task(self, job: Task[Any]) -> TaskHandle: ...
+    def task(self, job: str | Task[Any]) -> TaskHandle:
+        """The handle of a Task job, by name or definition; raises JobNotFoundError."""
+        return self._make_handle(TaskHandle, job)
 
     def _make_handle(self, handle_type: type[H], job: Any) -> H:
         name, definition = self._jobs.get(handle_type.kind, job)

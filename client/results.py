@@ -93,6 +93,32 @@ class DebounceStatus(Result):
     last_error: LastErrorInfo | None = None
 
 
+class SendResult(Result):
+    """``send``: whether this call created the task, its id and the pending alarm."""
+
+    created: bool
+    instance_id: str
+    scheduled_at: AwareDatetime | None
+
+
+class TaskStatus(Result):
+    """``status`` of a Task instance (SPEC §5.3)."""
+
+    status: Literal["active", "idle", "not_found"]
+    scheduled_at: AwareDatetime | None = None
+    event_count: int | None = None
+    execute_count: int | None = None
+    created_at: AwareDatetime | None = None
+    last_error: LastErrorInfo | None = None
+
+
+class TaskStateResult(Result, Generic[S]):
+    """``get_state`` of a Task: the typed state and the pending alarm."""
+
+    state: S | None
+    scheduled_at: AwareDatetime | None
+
+
 class ContinuousStatus(Result):
     """``status`` of a Continuous instance (SPEC §5.1)."""
 
@@ -110,8 +136,11 @@ __all__: list[str] = [
     "FlushResult",
     "LastErrorInfo",
     "Result",
+    "SendResult",
     "StartResult",
     "StateResult",
+    "TaskStateResult",
+    "TaskStatus",
     "TerminateResult",
     "TriggerResult",
 ]

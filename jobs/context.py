@@ -8,10 +8,12 @@ handler's own ``except Exception`` cannot swallow it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel
+
+from jobs.durations import parse_duration
 
 S = TypeVar("S", bound=BaseModel)
 E = TypeVar("E")
@@ -200,3 +202,116 @@ class DebounceExecuteContext(HandlerContext, Generic[T]):
     def flush_reason(self) -> FlushReason:
         """``"max_events"``, ``"flush_after"`` or ``"manual"``."""
         return self._flush_reason
+
+
+IdleReason = Literal["on_event", "execute"]
+"""What a Task's ``on_idle`` follows."""
+
+ErrorSource = Literal["on_event", "execute"]
+"""Which Task handler failed, as ``on_error`` sees it."""
+
+
+class TaskContext(HandlerContext, Generic[S]):
+    """The context of Task ``execute`` (and the base of the other Task contexts).
+
+    ``state`` is live (``None`` until first set); ``schedule``/``cancel_schedule`` set the one
+    alarm (last call wins); all of it is committed only if the handler returns normally.
+    """
+
+    def __init__(
+        self,
+        *,
+        job_name: str,
+        instance_id: str,
+        id: str,
+        attempt: int,
+        state_type: type[S],
+        state: S | None,
+        scheduled_at: datetime | None,
+        now: datetime,
+        event_count: int,
+        execute_count: int,
+        created_at: datetime,
+    ) -> None:
+        super().__init__(
+            kind="task", job_name=job_name, instance_id=instance_id, id=id, attempt=attempt
+        )
+        self._state_type = state_type
+        self._state = state
+        self._scheduled_at = scheduled_at
+        self._now = now
+        self._event_count = event_count
+        self._execute_count = execute_count
+        self._created_at = created_at
+
+    @property
+    def state(self) -> S | None:
+        """The current state, including changes made earlier in this handler."""
+        return self._state
+
+    def set_state(self, state: S) -> None:
+        """Replace the state; committed only if the handler returns normally."""
+        self._check_state(self._state_type, state)
+        self._state = state
+
+    def update_state(self, fn: Callable[[S], S]) -> None:
+        """Replace the state with ``fn(state)``; does nothing while the state is ``None``."""
+        if self._state is not None:
+            self.set_state(fn(self._state))
+
+    def schedule(self, when: datetime | timedelta | str) -> None:
+        """Set the alarm: a ``datetime`` is absolute, a duration counts from now. Last call wins."""
+        if isinstance(when, datetime):
+            if when.tzinfo is None:
+                raise ValueError(
+                    f"task job {self.job_name!r} instance {self.instance_id!r}: schedule() got a "
+                    "naive datetime; expected a timezone-aware one"
+                )
+            self._scheduled_at = when.astimezone(UTC)
+        else:
+            self._scheduled_at = self._now + parse_duration(when, what="schedule()")
+
+    def cancel_schedule(self) -> None:
+        """Clear the alarm."""
+        self._scheduled_at = None
+
+    @property
+    def scheduled_at(self) -> datetime | None:
+        """The pending alarm, as this handler has left it so far."""
+        return self._scheduled_at
+
+    @property
+    def event_count(self) -> int:
+        """How many events the instance has received (including the current one)."""
+        return self._event_count
+
+    @property
+    def execute_count(self) -> int:
+        """How many times ``execute`` has run (retries of one run share its number)."""
+        return self._execute_count
+
+    @property
+    def created_at(self) -> datetime:
+        """When the instance was created."""
+        return self._created_at
+
+
+class TaskEventContext(TaskContext[S]):
+    """The context of Task ``on_event(event, ctx)``."""
+
+    is_first_event: bool = False
+    """True for the event that created the instance."""
+
+
+class TaskIdleContext(TaskContext[S]):
+    """The context of Task ``on_idle(ctx)``: runs when nothing is scheduled."""
+
+    idle_reason: IdleReason = "on_event"
+    """``"on_event"`` or ``"execute"``: what left the task idle."""
+
+
+class TaskErrorContext(TaskContext[S]):
+    """The context of Task ``on_error(error, ctx)``."""
+
+    error_source: ErrorSource = "on_event"
+    """``"on_event"`` or ``"execute"``: which handler failed."""

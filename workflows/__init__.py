@@ -2,8 +2,9 @@
 
 from workflows.continuous import ContinuousJobWorkflow
 from workflows.debounce import DebounceJobWorkflow
+from workflows.task import TaskJobWorkflow
 
-ALL_WORKFLOWS = [ContinuousJobWorkflow, DebounceJobWorkflow]
+ALL_WORKFLOWS = [ContinuousJobWorkflow, DebounceJobWorkflow, TaskJobWorkflow]
 """The workflow classes a worker registers."""
 
-__all__ = ["ALL_WORKFLOWS", "ContinuousJobWorkflow", "DebounceJobWorkflow"]
+__all__ = ["ALL_WORKFLOWS", "ContinuousJobWorkflow", "DebounceJobWorkflow", "TaskJobWorkflow"]

@@ -7,77 +7,22 @@ is Temporal's own terminate, sent by the client, so it works even with no worker
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.protocol import HandlerCall, HandlerOutcome
-    from jobs.retry import RetryPlan
-    from jobs.schedules import Schedule
     from workflows.engine import EntityEngine, Message, execution_error
     from workflows.protocol import LastError
-
-ContinuousStatusName = Literal["running", "stopped"]
-
-
-@dataclass
-class ContinuousSpec:
-    """What the workflow needs of the definition: schedule, retry and handler timeout."""
-
-    job_name: str
-    schedule: Schedule
-    start_immediately: bool
-    retry: RetryPlan
-    timeout_ms: int
-
-
-@dataclass
-class ContinuousRecord:
-    """Everything an instance carries across continue-as-new.
-
-    ``attempt`` is the attempt number of the next call of ``execute`` (1 for a new run);
-    ``run_started_at`` is when attempt 1 of the current run started (for ``max_duration``).
-    """
-
-    user_id: str
-    state: Any
-    run_count: int = 0
-    stopped: bool = False
-    next_run_at: datetime | None = None
-    attempt: int = 1
-    run_started_at: datetime | None = None
-    last_error: LastError | None = None
-
-
-@dataclass
-class ContinuousInput:
-    """The workflow's argument: a new instance (``initial_state``) or a continued one (``record``)."""
-
-    spec: ContinuousSpec
-    start_token: str = ""
-    initial_state: Any = None
-    record: ContinuousRecord | None = None
-
-
-@dataclass
-class ContinuousStartReply:
-    """The reply to ``start``: whether this call created the instance, and its status."""
-
-    created: bool
-    status: ContinuousStatusName
-
-
-@dataclass
-class ContinuousStatusView:
-    """The ``status`` query's answer."""
-
-    status: ContinuousStatusName
-    run_count: int
-    next_run_at: datetime | None
-    last_error: LastError | None
+    from workflows.protocol.continuous import (
+        ContinuousInput,
+        ContinuousRecord,
+        ContinuousStartReply,
+        ContinuousStatusName,
+        ContinuousStatusView,
+    )
 
 
 @workflow.defn(name="ContinuousJob")

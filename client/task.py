@@ -1,0 +1,107 @@
+"""``client.task(name)``: send, trigger, status, get_state, terminate (SPEC §5.3)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy
+
+from client._temporal_errors import is_gone, translate
+from client.handle import JobHandle
+from client.results import SendResult, TaskStateResult, TaskStatus, TriggerResult
+from jobs.definitions import Task
+from jobs.durations import parse_duration
+from jobs.models import from_data
+from jobs.retry import RetryPlan
+from workflows.protocol.task import (
+    SendReply,
+    SendRequest,
+    TaskInput,
+    TaskSpec,
+    TaskStateView,
+    TaskStatusView,
+)
+from workflows.task import TaskJobWorkflow
+
+
+class TaskHandle(JobHandle[Task[Any]]):
+    """The client calls of one Task job."""
+
+    kind = "task"
+
+    def _spec(self) -> TaskSpec:
+        definition = self._definition
+        return TaskSpec(
+            job_name=self._name,
+            retry=RetryPlan.of(definition.retry),
+            timeout_ms=parse_duration(definition.timeout) // timedelta(milliseconds=1),
+            has_on_idle=definition.on_idle is not None,
+            has_on_error=definition.on_error is not None,
+        )
+
+    async def send(self, *, id: str, event: Any) -> SendResult:
+        """Deliver ``event``: creates the instance if needed, waits for ``on_event``/``on_idle``.
+
+        Raises :class:`~jobs.errors.ExecutionError` when ``on_event`` fails and no ``on_error``
+        handles it; state, counters and alarm are then unchanged.
+        """
+        workflow_id = self.instance_id(id)
+        data = self._validate(self._definition.event, event, what="event", id=id)
+        token = self._new_token()
+        operation = WithStartWorkflowOperation(
+            TaskJobWorkflow.run,
+            TaskInput(spec=self._spec(), start_token=token),
+            id=workflow_id,
+            task_queue=self._task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        try:
+            reply: SendReply = await self._in_flight.call(
+                workflow_id,
+                lambda: self._client.execute_update_with_start_workflow(
+                    "send",
+                    SendRequest(event=data, start_token=token),
+                    start_workflow_operation=operation,
+                    result_type=SendReply,
+                ),
+            )
+        except Exception as err:
+            raise translate(err, address=self._address) from err
+        return SendResult(
+            created=reply.created, instance_id=workflow_id, scheduled_at=reply.scheduled_at
+        )
+
+    async def trigger(self, id: str) -> TriggerResult:
+        """Run ``execute`` now and wait; ``triggered=False`` when the task does not exist.
+
+        The pending alarm stays unless ``execute`` changes it. A failing ``execute`` is not
+        retried here: unless ``on_error`` handles it, it raises ExecutionError.
+        """
+        workflow_id = self.instance_id(id)
+        try:
+            triggered = await self._in_flight.call(
+                workflow_id,
+                lambda: self._handle(workflow_id).execute_update("trigger", result_type=bool),
+            )
+        except Exception as err:
+            if is_gone(err):
+                return TriggerResult(triggered=False)
+            raise translate(err, address=self._address) from err
+        return TriggerResult(triggered=triggered)
+
+    async def status(self, id: str) -> TaskStatus:
+        """``active`` (an alarm is pending), ``idle`` or ``not_found``, with counters."""
+        view = await self._query_open(self.instance_id(id), "status", TaskStatusView)
+        if view is None:
+            return TaskStatus(status="not_found")
+        return TaskStatus.model_validate(view, from_attributes=True)
+
+    async def get_state(self, id: str) -> TaskStateResult[Any]:
+        """The typed state and the pending alarm; ``state=None`` when not found."""
+        view = await self._query_open(self.instance_id(id), "state", TaskStateView)
+        if view is None:
+            return TaskStateResult(state=None, scheduled_at=None)
+        state = None if view.state is None else from_data(self._definition.state, view.state)
+        return TaskStateResult(state=state, scheduled_at=view.scheduled_at)
