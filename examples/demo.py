@@ -13,6 +13,7 @@ import time
 
 from client import JobsClient
 from examples import jobs
+from examples.order_processor import notifier, order_processor
 from examples.token_refresher import TokenState, token_refresher
 from examples.webhook_batcher import WebhookEvent, sink, webhook_batcher
 from worker import DEV_UI_PORT, run_worker
@@ -67,11 +68,39 @@ async def webhook_batcher_tour(client: JobsClient) -> None:
     show("status after flush", await handle.status(contact))
 
 
+async def order_processor_tour(client: JobsClient) -> None:
+    """An order from placed to delivered, with its reminder alarm, until it removes itself."""
+    handle = client.task(order_processor)
+    order_id = f"order-{int(time.time())}"
+    print(f"\norderProcessor for {order_id}")
+    placed = {"_tag": "OrderPlaced", "orderId": order_id, "totalCents": 4200}
+    show("send OrderPlaced", await handle.send(id=order_id, event=placed))
+    reminders_before = len(notifier.sent)
+    deadline = time.monotonic() + 10
+    while len(notifier.sent) == reminders_before and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    show("reminder alarm fired", await handle.status(order_id))
+    payment = {"_tag": "PaymentReceived", "amountCents": 4200}
+    show("send PaymentReceived", await handle.send(id=order_id, event=payment))
+    shipped = {"_tag": "Shipped", "trackingNumber": "1Z999"}
+    show("send Shipped", await handle.send(id=order_id, event=shipped))
+    for wanted in ("delivered", None):
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            order = (await handle.get_state(order_id)).state
+            if (order.status if order else None) == wanted:
+                break
+            await asyncio.sleep(0.3)
+        show("state" if wanted else "after clean-up", await handle.get_state(order_id))
+    show("status", await handle.status(order_id))
+
+
 async def tour(client: JobsClient) -> None:
     """The whole demo, once the worker is up."""
     print(f"\nTemporal web UI: http://localhost:{DEV_UI_PORT}/namespaces/default/workflows")
     await token_refresher_tour(client)
     await webhook_batcher_tour(client)
+    await order_processor_tour(client)
     print("\nThe worker keeps running; press Ctrl-C to stop.", flush=True)
 
 
