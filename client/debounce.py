@@ -8,7 +8,7 @@ from typing import Any
 from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
-from client._temporal_errors import is_gone, translate
+from client._temporal_errors import translate
 from client.handle import JobHandle
 from client.results import AddResult, ClearResult, DebounceStatus, FlushResult, StateResult
 from jobs.definitions import Debounce
@@ -82,32 +82,16 @@ class DebounceHandle(JobHandle[Debounce[Any]]):
         Raises :class:`~jobs.errors.ExecutionError` when that flush attempt fails (the batch is
         kept, and retried as the job's retry policy says).
         """
-        workflow_id = self.instance_id(id)
-        try:
-            reply: FlushReply = await self._in_flight.call(
-                workflow_id,
-                lambda: self._handle(workflow_id).execute_update("flush", result_type=FlushReply),
-            )
-        except Exception as err:
-            if is_gone(err):
-                return FlushResult(flushed=False, event_count=0, reason="empty")
-            raise translate(err, address=self._address) from err
+        empty = FlushReply(flushed=False, event_count=0, reason="empty")
+        reply = await self._update_unless_gone(self.instance_id(id), "flush", FlushReply, empty)
         return FlushResult(
             flushed=reply.flushed, event_count=reply.event_count, reason=reply.reason
         )
 
     async def clear(self, id: str) -> ClearResult:
         """Drop the batch without ``execute``; ``cleared=False`` when there is nothing."""
-        workflow_id = self.instance_id(id)
-        try:
-            reply: ClearReply = await self._in_flight.call(
-                workflow_id,
-                lambda: self._handle(workflow_id).execute_update("clear", result_type=ClearReply),
-            )
-        except Exception as err:
-            if is_gone(err):
-                return ClearResult(cleared=False, discarded_events=0)
-            raise translate(err, address=self._address) from err
+        nothing = ClearReply(cleared=False, discarded_events=0)
+        reply = await self._update_unless_gone(self.instance_id(id), "clear", ClearReply, nothing)
         return ClearResult(cleared=reply.cleared, discarded_events=reply.discarded_events)
 
     async def status(self, id: str) -> DebounceStatus:

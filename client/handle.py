@@ -85,6 +85,21 @@ class JobHandle(Generic[D]):
                 return None
             raise translate(err, address=self._address) from err
 
+    async def _update_unless_gone(
+        self, workflow_id: str, update: str, result_type: type[T], gone: T
+    ) -> T:
+        """Run ``update`` on the instance; ``gone`` when its workflow is not running."""
+        try:
+            result: T = await self._in_flight.call(
+                workflow_id,
+                lambda: self._handle(workflow_id).execute_update(update, result_type=result_type),
+            )
+        except Exception as err:
+            if is_gone(err):
+                return gone
+            raise translate(err, address=self._address) from err
+        return result
+
     async def terminate(self, id: str, reason: str | None = None) -> TerminateResult:
         """Stop the instance at once (a running handler is cancelled) and free its id."""
         workflow_id = self.instance_id(id)

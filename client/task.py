@@ -8,7 +8,7 @@ from typing import Any
 from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
-from client._temporal_errors import is_gone, translate
+from client._temporal_errors import translate
 from client.handle import JobHandle
 from client.results import SendResult, TaskStateResult, TaskStatus, TriggerResult
 from jobs.definitions import Task
@@ -79,16 +79,7 @@ class TaskHandle(JobHandle[Task[Any]]):
         The pending alarm stays unless ``execute`` changes it. A failing ``execute`` is not
         retried here: unless ``on_error`` handles it, it raises ExecutionError.
         """
-        workflow_id = self.instance_id(id)
-        try:
-            triggered = await self._in_flight.call(
-                workflow_id,
-                lambda: self._handle(workflow_id).execute_update("trigger", result_type=bool),
-            )
-        except Exception as err:
-            if is_gone(err):
-                return TriggerResult(triggered=False)
-            raise translate(err, address=self._address) from err
+        triggered = await self._update_unless_gone(self.instance_id(id), "trigger", bool, False)
         return TriggerResult(triggered=triggered)
 
     async def status(self, id: str) -> TaskStatus:

@@ -14,8 +14,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.protocol import HandlerCall, HandlerOutcome
-    from workflows.engine import EntityEngine, Message, execution_error
-    from workflows.protocol import LastError
+    from workflows.engine import EntityEngine, Message
     from workflows.protocol.continuous import (
         ContinuousInput,
         ContinuousRecord,
@@ -31,7 +30,7 @@ class ContinuousJobWorkflow(EntityEngine):
 
     @workflow.init
     def __init__(self, input: ContinuousInput) -> None:
-        self._start_engine()
+        self._start_engine(kind="continuous", job_name=input.spec.job_name)
         self._spec = input.spec
         self._start_token = input.start_token
         if input.record is not None:
@@ -40,7 +39,7 @@ class ContinuousJobWorkflow(EntityEngine):
             now = workflow.now()
             first = now if input.spec.start_immediately else input.spec.schedule.next_run_at(now)
             self._record = ContinuousRecord(
-                user_id=_user_id(), state=input.initial_state, next_run_at=first
+                user_id=self._user_id(), state=input.initial_state, next_run_at=first
             )
 
     @workflow.run
@@ -94,12 +93,7 @@ class ContinuousJobWorkflow(EntityEngine):
         if outcome.ok or self._record.next_run_at is not None:
             return True
         assert outcome.error is not None
-        raise execution_error(
-            kind="continuous",
-            job_name=self._spec.job_name,
-            instance_id=workflow.info().workflow_id,
-            error=outcome.error,
-        )
+        raise self._execution_error(outcome.error)
 
     def _reply_when_gone(self, message: Message) -> Any:
         return False
@@ -144,19 +138,9 @@ class ContinuousJobWorkflow(EntityEngine):
             record.next_run_at = spec.schedule.next_run_at(now)
         else:
             assert outcome.error is not None
-            record.last_error = LastError(
-                error_type=outcome.error.error_type,
-                message=outcome.error.message,
-                attempt=record.attempt,
-                failed_at=now,
-            )
+            record.last_error = self._failure(outcome.error, record.attempt)
             assert record.run_started_at is not None
-            retry_at = spec.retry.next_attempt_at(
-                failed_attempt=record.attempt,
-                first_attempt_at=record.run_started_at,
-                now=now,
-                random_unit=workflow.random().random(),
-            )
+            retry_at = self._retry_at(spec.retry, record.attempt, record.run_started_at)
             if retry_at is None:
                 record.stopped = True
                 record.attempt = 1
@@ -164,8 +148,3 @@ class ContinuousJobWorkflow(EntityEngine):
                 record.attempt += 1
             record.next_run_at = retry_at
         return outcome
-
-
-def _user_id() -> str:
-    """The user id is the workflow ID after ``continuous:{name}:`` (ids may contain ``:``)."""
-    return workflow.info().workflow_id.split(":", 2)[2]

@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from jobs.context import DebounceEventContext
     from jobs.models import from_data, to_data, type_name
     from jobs.registry import registry_for_task_queue
-    from workflows.engine import EntityEngine, Message, execution_error
+    from workflows.engine import EntityEngine, Message
     from workflows.protocol import LastError
     from workflows.protocol.debounce import (
         AddReply,
@@ -41,10 +41,10 @@ class DebounceJobWorkflow(EntityEngine):
 
     @workflow.init
     def __init__(self, input: DebounceInput) -> None:
-        self._start_engine()
+        self._start_engine(kind="debounce", job_name=input.spec.job_name)
         self._spec = input.spec
         self._start_token = input.start_token
-        self._record = input.record or DebounceRecord(user_id=_user_id())
+        self._record = input.record or DebounceRecord(user_id=self._user_id())
         # A new instance exists for the add that created it: never end before that add ran.
         self._has_work_arrived = input.record is not None
         self._flushing = False
@@ -228,18 +228,8 @@ class DebounceJobWorkflow(EntityEngine):
             self._record = record = DebounceRecord(user_id=record.user_id)
         else:
             assert outcome.error is not None and record.first_attempt_at is not None
-            record.last_error = LastError(
-                error_type=outcome.error.error_type,
-                message=outcome.error.message,
-                attempt=record.attempt,
-                failed_at=now,
-            )
-            retry_at = spec.retry.next_attempt_at(
-                failed_attempt=record.attempt,
-                first_attempt_at=record.first_attempt_at,
-                now=now,
-                random_unit=workflow.random().random(),
-            )
+            record.last_error = self._failure(outcome.error, record.attempt)
+            retry_at = self._retry_at(spec.retry, record.attempt, record.first_attempt_at)
             if retry_at is None:
                 # Keep the batch and arm a fresh flush; clear is the explicit way to drop it.
                 record.attempt = 1
@@ -258,14 +248,6 @@ class DebounceJobWorkflow(EntityEngine):
             record.will_flush_at = max(record.will_flush_at, now)
         return None if outcome.ok else outcome.error
 
-    def _execution_error(self, error: HandlerError) -> ApplicationError:
-        return execution_error(
-            kind="debounce",
-            job_name=self._spec.job_name,
-            instance_id=workflow.info().workflow_id,
-            error=error,
-        )
-
 
 def _call_pure(reducer: Any, ctx: Any) -> Any:
     """Call a reducer; an ``async def`` one is driven to completion without an event loop.
@@ -281,8 +263,3 @@ def _call_pure(reducer: Any, ctx: Any) -> Any:
         result.close()
         raise TypeError("on_event awaited something; a reducer must be pure and not await")
     return result
-
-
-def _user_id() -> str:
-    """The user id is the workflow ID after ``debounce:{name}:`` (ids may contain ``:``)."""
-    return workflow.info().workflow_id.split(":", 2)[2]

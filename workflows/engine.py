@@ -31,7 +31,8 @@ with workflow.unsafe.imports_passed_through():
         HandlerError,
         HandlerOutcome,
     )
-    from workflows.protocol import EXECUTION_ERROR_TYPE
+    from jobs.retry import RetryPlan
+    from workflows.protocol import EXECUTION_ERROR_TYPE, LastError
 
 INFRASTRUCTURE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -67,7 +68,9 @@ class EntityEngine:
     max_history_events = 10_000
     """Continue as new past this history length, well under Temporal's ~50,000 event limit."""
 
-    def _start_engine(self) -> None:
+    def _start_engine(self, *, kind: str, job_name: str) -> None:
+        self._kind = kind
+        self._job_name = job_name
         self._queue: deque[Message] = deque()
         self._messages_this_run = 0
         self._finished = False
@@ -113,6 +116,34 @@ class EntityEngine:
         if message.error is not None:
             raise message.error
         return message.result
+
+    def _user_id(self) -> str:
+        """The user id: the workflow ID after ``{kind}:{name}:`` (ids may contain ``:``)."""
+        return workflow.info().workflow_id.split(":", 2)[2]
+
+    def _failure(self, error: HandlerError, attempt: int) -> LastError:
+        """``last_error`` for ``error`` on ``attempt``, stamped now."""
+        return LastError(error.error_type, error.message, attempt, workflow.now())
+
+    def _retry_at(
+        self, plan: RetryPlan, failed_attempt: int, first_attempt_at: datetime
+    ) -> datetime | None:
+        """When the next attempt is due after ``failed_attempt`` failed, or ``None``: no retry."""
+        return plan.next_attempt_at(
+            failed_attempt=failed_attempt,
+            first_attempt_at=first_attempt_at,
+            now=workflow.now(),
+            random_unit=workflow.random().random(),
+        )
+
+    def _execution_error(self, error: HandlerError) -> ApplicationError:
+        """The failure an update answers with when a handler failed and nothing handled it."""
+        return execution_error(
+            kind=self._kind,
+            job_name=self._job_name,
+            instance_id=workflow.info().workflow_id,
+            error=error,
+        )
 
     def _finish(self) -> None:
         """End the instance after the current step (``ctx.terminate()``)."""

@@ -13,12 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.protocol import HandlerCall, HandlerError, HandlerOutcome
-    from workflows.engine import EntityEngine, Message, execution_error
-    from workflows.protocol import LastError
+    from activities.protocol import HandlerCall, HandlerOutcome
+    from workflows.engine import EntityEngine, Message
     from workflows.protocol.task import (
         SendReply,
         SendRequest,
@@ -35,10 +33,12 @@ class TaskJobWorkflow(EntityEngine):
 
     @workflow.init
     def __init__(self, input: TaskInput) -> None:
-        self._start_engine()
+        self._start_engine(kind="task", job_name=input.spec.job_name)
         self._spec = input.spec
         self._start_token = input.start_token
-        self._record = input.record or TaskRecord(user_id=_user_id(), created_at=workflow.now())
+        self._record = input.record or TaskRecord(
+            user_id=self._user_id(), created_at=workflow.now()
+        )
 
     @workflow.run
     async def run(self, input: TaskInput) -> None:
@@ -176,18 +176,10 @@ class TaskJobWorkflow(EntityEngine):
             await self._maybe_idle("execute")
             return None
         assert outcome.error is not None and record.first_attempt_at is not None
-        now = workflow.now()
-        record.last_error = LastError(
-            outcome.error.error_type, outcome.error.message, record.attempt, now
-        )
+        record.last_error = self._failure(outcome.error, record.attempt)
         retry_at = None
         if not keep_alarm:
-            retry_at = self._spec.retry.next_attempt_at(
-                failed_attempt=record.attempt,
-                first_attempt_at=record.first_attempt_at,
-                now=now,
-                random_unit=workflow.random().random(),
-            )
+            retry_at = self._retry_at(self._spec.retry, record.attempt, record.first_attempt_at)
         if retry_at is not None:
             record.attempt += 1
             record.scheduled_at = retry_at
@@ -229,23 +221,7 @@ class TaskJobWorkflow(EntityEngine):
             return self._finish()
         if not outcome.ok:
             assert outcome.error is not None
-            now = workflow.now()
-            self._record.last_error = LastError(
-                outcome.error.error_type, outcome.error.message, 1, now
-            )
+            self._record.last_error = self._failure(outcome.error, 1)
             return None
         self._commit(outcome)
         return None
-
-    def _execution_error(self, error: HandlerError) -> ApplicationError:
-        return execution_error(
-            kind="task",
-            job_name=self._spec.job_name,
-            instance_id=workflow.info().workflow_id,
-            error=error,
-        )
-
-
-def _user_id() -> str:
-    """The user id is the workflow ID after ``task:{name}:`` (ids may contain ``:``)."""
-    return workflow.info().workflow_id.split(":", 2)[2]
