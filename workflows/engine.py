@@ -1,9 +1,11 @@
 """The entity engine shared by the three kinds of job.
 
-One instance is one long-lived workflow. Update and signal handlers only enqueue a message; the
-main loop takes messages one at a time, in arrival order, and otherwise sleeps until the instance's
-single alarm (next run, flush deadline, user alarm or retry) is due. So handlers never overlap and
-a message has the same effect whichever way it came.
+One instance is one long-lived workflow. An update handler whose message needs a user handler
+enqueues it; the main loop takes messages one at a time, in arrival order, and otherwise sleeps
+until the instance's single alarm (next run, flush deadline, user alarm or retry) is due. So user
+handlers never overlap. A message that needs no activity (a Debounce add, folded by a pure
+reducer) is applied by its synchronous update handler at once, which keeps Temporal's delivery
+order too.
 
 A kind (see ``continuous.py``) supplies what a message does, what the alarm does, when the alarm
 is, and the input to continue as new with. The engine owns the loop, the handler activity and the
