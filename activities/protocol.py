@@ -49,6 +49,7 @@ class HandlerCall:
     idle_reason: str | None = None
     error_source: str | None = None
     error: HandlerError | None = None
+    will_retry: bool = False
 
 
 @dataclass

@@ -40,6 +40,7 @@ from jobs.context import (
 from jobs.definitions import Continuous, Debounce, Task
 from jobs.durations import parse_duration
 from jobs.errors import ExecutionError
+from jobs.events import emit
 from jobs.models import from_data, type_name
 from jobs.registry import DurableJobs
 
@@ -63,6 +64,7 @@ class HandlerActivities:
         finally:
             heartbeats.cancel()
         outcome.duration_ms = round((time.monotonic() - started) * 1000)
+        _report(call, outcome)
         return outcome
 
     def _definition(self, call: HandlerCall) -> Any:
@@ -192,6 +194,35 @@ def _as_execution_error(call: HandlerCall) -> ExecutionError:
         instance_id=call.instance_id,
         error_type=call.error.error_type,
         error_message=call.error.message,
+    )
+
+
+def _report(call: HandlerCall, outcome: HandlerOutcome) -> None:
+    """Emit the lifecycle event of one handler call (SPEC §8)."""
+    who = {
+        "instance_id": call.instance_id,
+        "id": call.user_id,
+        "job_kind": call.kind,
+        "job_name": call.job_name,
+    }
+    if outcome.ok:
+        if call.handler == "execute" and not outcome.terminated:
+            emit(
+                "job.executed",
+                **who,
+                run_count=call.run_count or call.execute_count,
+                attempt=call.attempt,
+                duration_ms=outcome.duration_ms,
+            )
+        return
+    assert outcome.error is not None
+    emit(
+        "job.failed",
+        **who,
+        handler=call.handler,
+        error=f"{outcome.error.error_type}: {outcome.error.message}",
+        attempt=call.attempt,
+        will_retry=call.will_retry,
     )
 
 

@@ -74,6 +74,13 @@ class ContinuousHandle(JobHandle[Continuous[Any]]):
         triggered = await self._update_unless_gone(self.instance_id(id), "trigger", bool, False)
         return TriggerResult(triggered=triggered)
 
+    async def trigger_nowait(self, id: str) -> bool:
+        """``trigger`` without waiting (a signal): ``False`` when the instance does not exist.
+
+        A failure of the run it starts shows in ``status().last_error`` and the events.
+        """
+        return await self._signal_unless_gone(self.instance_id(id), "trigger.nowait")
+
     async def status(self, id: str) -> ContinuousStatus:
         """``running``, ``stopped`` or ``not_found``, with run count, next run and last error."""
         view = await self._query_open(self.instance_id(id), "status", ContinuousStatusView)

@@ -76,6 +76,26 @@ class DebounceHandle(JobHandle[Debounce[Any]]):
             will_flush_at=reply.will_flush_at,
         )
 
+    async def add_nowait(self, *, id: str, event: Any) -> None:
+        """``add`` without waiting (signal-with-start): returns once Temporal has the event.
+
+        The event is validated exactly as in ``add``; a signal has no 10-in-flight limit. An
+        event the reducer refuses is dropped and shows in ``status().last_error``.
+        """
+        workflow_id = self.instance_id(id)
+        data = self._validate(self._definition.event, event, what="event", id=id)
+        await self._signal_with_start(
+            workflow_id,
+            DebounceJobWorkflow.run,
+            DebounceInput(spec=self._spec()),
+            "add.nowait",
+            AddRequest(event=data),
+        )
+
+    async def flush_nowait(self, id: str) -> bool:
+        """``flush`` without waiting (a signal): ``False`` when there is no instance."""
+        return await self._signal_unless_gone(self.instance_id(id), "flush.nowait")
+
     async def flush(self, id: str) -> FlushResult:
         """Flush now and wait for it; ``flushed=False, reason="empty"`` when there is nothing.
 

@@ -100,6 +100,32 @@ class JobHandle(Generic[D]):
             raise translate(err, address=self._address) from err
         return result
 
+    async def _signal_unless_gone(self, workflow_id: str, signal: str) -> bool:
+        """Send ``signal`` to the instance; ``False`` when its workflow is not running."""
+        try:
+            await self._handle(workflow_id).signal(signal)
+        except Exception as err:
+            if is_gone(err):
+                return False
+            raise translate(err, address=self._address) from err
+        return True
+
+    async def _signal_with_start(
+        self, workflow_id: str, run: Any, input: Any, signal: str, payload: Any
+    ) -> None:
+        """Signal the instance, starting it with ``input`` first if it is not running."""
+        try:
+            await self._client.start_workflow(
+                run,
+                input,
+                id=workflow_id,
+                task_queue=self._task_queue,
+                start_signal=signal,
+                start_signal_args=[payload],
+            )
+        except Exception as err:
+            raise translate(err, address=self._address) from err
+
     async def terminate(self, id: str, reason: str | None = None) -> TerminateResult:
         """Stop the instance at once (a running handler is cancelled) and free its id."""
         workflow_id = self.instance_id(id)

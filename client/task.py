@@ -73,6 +73,26 @@ class TaskHandle(JobHandle[Task[Any]]):
             created=reply.created, instance_id=workflow_id, scheduled_at=reply.scheduled_at
         )
 
+    async def send_nowait(self, *, id: str, event: Any) -> None:
+        """``send`` without waiting (signal-with-start): returns once Temporal has the event.
+
+        The event is validated exactly as in ``send``. A failure of ``on_event`` shows in
+        ``status().last_error`` and a ``job.failed`` event; state and alarm stay unchanged.
+        """
+        workflow_id = self.instance_id(id)
+        data = self._validate(self._definition.event, event, what="event", id=id)
+        await self._signal_with_start(
+            workflow_id,
+            TaskJobWorkflow.run,
+            TaskInput(spec=self._spec()),
+            "send.nowait",
+            SendRequest(event=data),
+        )
+
+    async def trigger_nowait(self, id: str) -> bool:
+        """``trigger`` without waiting (a signal): ``False`` when the task does not exist."""
+        return await self._signal_unless_gone(self.instance_id(id), "trigger.nowait")
+
     async def trigger(self, id: str) -> TriggerResult:
         """Run ``execute`` now and wait; ``triggered=False`` when the task does not exist.
 

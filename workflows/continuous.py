@@ -15,6 +15,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.protocol import HandlerCall, HandlerOutcome
     from workflows.engine import EntityEngine, Message
+    from workflows.protocol import LastError
     from workflows.protocol.continuous import (
         ContinuousInput,
         ContinuousRecord,
@@ -63,6 +64,11 @@ class ContinuousJobWorkflow(EntityEngine):
         result: bool = await self._submit("trigger")
         return result
 
+    @workflow.signal(name="trigger.nowait")
+    def trigger_nowait(self) -> None:
+        """``trigger`` without waiting: the same queue, the same run."""
+        self._post("trigger")
+
     @workflow.query(name="status")
     def status(self) -> ContinuousStatusView:
         """The instance's status, run count, next run time and last error."""
@@ -95,6 +101,9 @@ class ContinuousJobWorkflow(EntityEngine):
         assert outcome.error is not None
         raise self._execution_error(outcome.error)
 
+    def _note_failure(self, failure: LastError) -> None:
+        self._record.last_error = failure
+
     def _reply_when_gone(self, message: Message) -> Any:
         return False
 
@@ -125,6 +134,7 @@ class ContinuousJobWorkflow(EntityEngine):
                 attempt=record.attempt,
                 state=record.state,
                 run_count=record.run_count,
+                will_retry=record.attempt < spec.retry.max_attempts,
             ),
             timeout=timedelta(milliseconds=spec.timeout_ms),
         )

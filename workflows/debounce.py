@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from jobs.context import DebounceEventContext
     from jobs.models import from_data, to_data, type_name
     from jobs.registry import registry_for_task_queue
-    from workflows.engine import EntityEngine, Message
+    from workflows.engine import EntityEngine, Message, handler_error
     from workflows.protocol import LastError
     from workflows.protocol.debounce import (
         AddReply,
@@ -59,6 +59,17 @@ class DebounceJobWorkflow(EntityEngine):
     @workflow.update(name="add")
     def add(self, request: AddRequest) -> AddReply:
         """Fold one event into the batch (or hold it behind a running flush)."""
+        return self._add(request)
+
+    @workflow.signal(name="add.nowait")
+    def add_nowait(self, request: AddRequest) -> None:
+        """``add`` without waiting: folded the same way, in delivery order."""
+        try:
+            self._add(request)
+        except ApplicationError as err:
+            self._note_failure(self._failure(handler_error(err), 1))
+
+    def _add(self, request: AddRequest) -> AddReply:
         self._has_work_arrived = True
         self._count_message()
         created = bool(request.start_token) and request.start_token == self._start_token
@@ -71,6 +82,11 @@ class DebounceJobWorkflow(EntityEngine):
         return AddReply(
             created=created, event_count=record.event_count, will_flush_at=record.will_flush_at
         )
+
+    @workflow.signal(name="flush.nowait")
+    def flush_nowait(self) -> None:
+        """``flush`` without waiting: the same queue."""
+        self._post("flush")
 
     @workflow.update(name="flush")
     async def flush(self) -> FlushReply:
@@ -129,6 +145,9 @@ class DebounceJobWorkflow(EntityEngine):
         if error is not None:
             raise self._execution_error(error)
         return FlushReply(flushed=True, event_count=size, reason="manual")
+
+    def _note_failure(self, failure: LastError) -> None:
+        self._record.last_error = failure
 
     def _should_end(self) -> bool:
         record = self._record
@@ -214,6 +233,7 @@ class DebounceJobWorkflow(EntityEngine):
                     event_count=record.event_count,
                     started_at=record.started_at,
                     flush_reason=record.flush_reason,
+                    will_retry=record.attempt < spec.retry.max_attempts,
                 ),
                 timeout=timedelta(milliseconds=spec.timeout_ms),
             )

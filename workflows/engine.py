@@ -56,6 +56,7 @@ class Message:
 
     name: str
     payload: Any = None
+    from_signal: bool = False
     done: bool = False
     result: Any = None
     error: BaseException | None = field(default=None, repr=False)
@@ -91,6 +92,10 @@ class EntityEngine:
         """Handle one message and return the reply for its caller."""
         raise NotImplementedError
 
+    def _note_failure(self, failure: LastError) -> None:
+        """Record a failure nobody is waiting for (a signal's) as the instance's last error."""
+        raise NotImplementedError
+
     def _should_end(self) -> bool:
         """True when the instance has nothing left to do and should close (default: never)."""
         return False
@@ -108,6 +113,14 @@ class EntityEngine:
     def _count_message(self) -> None:
         """Count a client call against this run's budget (Temporal allows 2,000 updates a run)."""
         self._messages_this_run += 1
+
+    def _post(self, name: str, payload: Any = None) -> None:
+        """Enqueue a message that came as a signal: the same ordered path, nobody waits.
+
+        Its failure cannot be answered, so it is recorded as the instance's ``last_error``.
+        """
+        self._queue.append(Message(name, payload, from_signal=True))
+        self._count_message()
 
     async def _submit(self, name: str, payload: Any = None) -> Any:
         """Enqueue a message for the main loop and wait for its reply (or error)."""
@@ -185,6 +198,8 @@ class EntityEngine:
             message.result = await self._process(message)
         except ApplicationError as err:
             message.error = err
+            if message.from_signal:
+                self._note_failure(self._failure(handler_error(err), 1))
         message.done = True
 
     def _alarm_due(self) -> bool:
@@ -241,6 +256,13 @@ class EntityEngine:
             )
             message = cause.message if isinstance(cause, FailureError) else str(err)
             return HandlerOutcome(ok=False, error=HandlerError(error_type, message))
+
+
+def handler_error(err: ApplicationError) -> HandlerError:
+    """The handler error inside an ``execution_error`` (or the error itself otherwise)."""
+    if err.type == EXECUTION_ERROR_TYPE and len(err.details) == 5:
+        return HandlerError(str(err.details[3]), str(err.details[4]))
+    return HandlerError(err.type or "ApplicationError", err.message)
 
 
 def execution_error(

@@ -17,6 +17,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.protocol import HandlerCall, HandlerOutcome
     from workflows.engine import EntityEngine, Message
+    from workflows.protocol import LastError
     from workflows.protocol.task import (
         SendReply,
         SendRequest,
@@ -59,6 +60,16 @@ class TaskJobWorkflow(EntityEngine):
         result: bool = await self._submit("trigger")
         return result
 
+    @workflow.signal(name="send.nowait")
+    def send_nowait(self, request: SendRequest) -> None:
+        """``send`` without waiting: the same queue, the same handlers."""
+        self._post("send", request)
+
+    @workflow.signal(name="trigger.nowait")
+    def trigger_nowait(self) -> None:
+        """``trigger`` without waiting."""
+        self._post("trigger")
+
     @workflow.query(name="status")
     def status(self) -> TaskStatusView:
         """``active`` while an alarm is pending, else ``idle``; counters and last error."""
@@ -96,6 +107,9 @@ class TaskJobWorkflow(EntityEngine):
         created = bool(request.start_token) and request.start_token == self._start_token
         await self._on_event(request.event)
         return SendReply(created=created, scheduled_at=self._record.scheduled_at)
+
+    def _note_failure(self, failure: LastError) -> None:
+        self._record.last_error = failure
 
     def _reply_when_gone(self, message: Message) -> Any:
         if message.name == "trigger":
@@ -167,7 +181,10 @@ class TaskJobWorkflow(EntityEngine):
         if record.attempt == 1:
             record.execute_count += 1
             record.first_attempt_at = workflow.now()
-        outcome = await self._run(self._call("execute", attempt=record.attempt))
+        will_retry = not keep_alarm and record.attempt < self._spec.retry.max_attempts
+        outcome = await self._run(
+            self._call("execute", attempt=record.attempt, will_retry=will_retry)
+        )
         if outcome.terminated:
             return self._finish()
         if outcome.ok:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -34,3 +39,18 @@ async def workflow_exists(client: Client, workflow_id: str) -> bool:
             return False
         raise
     return True
+
+
+async def eventually(
+    read: Callable[[], Awaitable[T]], check: Callable[[T], bool], *, timeout: float = 10.0
+) -> T:
+    """Poll ``read()`` until ``check`` accepts its value, for at most ``timeout`` seconds.
+
+    For fire-and-forget calls: Temporal has accepted the signal, the worker applies it soon.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await read()
+        if check(value) or asyncio.get_running_loop().time() > deadline:
+            return value
+        await asyncio.sleep(0.02)
