@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import HandlerActivities
@@ -51,10 +51,7 @@ def build_worker(
 ) -> Worker:
     """A ``temporalio`` worker running the three job workflows and the handler activity for ``jobs``."""
     bind_task_queue(task_queue, jobs)
-    restrictions = SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH_MODULES)
-    options: dict[str, Any] = {
-        "workflow_runner": SandboxedWorkflowRunner(restrictions=restrictions),
-    }
+    options: dict[str, Any] = {"workflow_runner": workflow_runner()}
     options.update(worker_options)
     return Worker(
         temporal_client,
@@ -62,6 +59,31 @@ def build_worker(
         workflows=list(ALL_WORKFLOWS),
         activities=[HandlerActivities(jobs).run_handler],
         **options,
+    )
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The workflow sandbox of job workers; a ``Replayer`` of their histories uses it too."""
+    restrictions = SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH_MODULES)
+    return SandboxedWorkflowRunner(restrictions=restrictions)
+
+
+REPLAY_BUILD_ID = "durable-jobs-replay"
+
+
+def build_replayer(jobs: DurableJobs, **replayer_options: Any) -> Replayer:
+    """A ``temporalio`` ``Replayer`` for the job workflows of ``jobs``, with the worker's sandbox.
+
+    Debounce reducers run in the workflow and are found through the registry bound to the
+    workflow's task queue; a replayer names its task queue ``replay-{build_id}``, so that is
+    where ``jobs`` is bound.
+    """
+    bind_task_queue(f"replay-{REPLAY_BUILD_ID}", jobs)
+    return Replayer(
+        workflows=list(ALL_WORKFLOWS),
+        workflow_runner=workflow_runner(),
+        build_id=REPLAY_BUILD_ID,
+        **replayer_options,
     )
 
 

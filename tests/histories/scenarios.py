@@ -1,0 +1,205 @@
+"""Scenarios whose workflow histories are kept in ``tests/histories/`` for replay tests.
+
+Each scenario drives one kind through its main paths (runs, retries, trigger, flushes, alarms,
+signals, terminate). ``python -m tests.histories.scenarios`` records them again (only do that
+on purpose: the point of the files is to hold what older code recorded). The replay test runs
+the current workflow code over every file: a change that would break running instances fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+from pathlib import Path
+
+from pydantic import BaseModel
+from temporalio.testing import WorkflowEnvironment
+
+from jobs import (
+    Backoff,
+    Continuous,
+    Debounce,
+    DurableJobs,
+    ExecutionError,
+    RetryConfig,
+    Task,
+    every,
+)
+from jobs.context import (
+    ContinuousContext,
+    DebounceEventContext,
+    DebounceExecuteContext,
+    TaskContext,
+    TaskErrorContext,
+    TaskEventContext,
+    TaskIdleContext,
+)
+from jobs.servers import test_server_path
+from jobs.testing import JobsTestEnvironment
+
+TASK_QUEUE = "replay-histories"
+"""The task queue the scenarios run on; replay binds the registry to the same name."""
+
+HERE = Path(__file__).parent
+
+
+class Count(BaseModel):
+    n: int = 0
+    fail: int = 0
+
+
+class Hit(BaseModel):
+    n: int
+    poison: bool = False
+
+
+class Hits(BaseModel):
+    items: list[int] = []
+
+
+async def tick(ctx: ContinuousContext[Count]) -> None:
+    ctx.set_state(Count(n=ctx.state.n + 1, fail=max(ctx.state.fail - 1, 0)))
+    if ctx.state.fail > 0 and ctx.attempt == 1:
+        raise RuntimeError("first attempt fails")
+    if ctx.state.n >= 6:
+        ctx.terminate("done")
+
+
+def fold(ctx: DebounceEventContext[Hit, Hits]) -> Hits:
+    if ctx.event.poison:
+        raise ValueError("poison")
+    return Hits(items=[*(ctx.state.items if ctx.state else []), ctx.event.n])
+
+
+flush_failures = {"left": 1}
+
+
+async def deliver(ctx: DebounceExecuteContext[Hits]) -> None:
+    if flush_failures["left"] > 0:
+        flush_failures["left"] -= 1
+        raise ConnectionError("sink down")
+
+
+async def on_event(event: Hit, ctx: TaskEventContext[Count]) -> None:
+    if event.poison:
+        raise ValueError("poison")
+    ctx.set_state(Count(n=(ctx.state.n if ctx.state else 0) + event.n))
+    ctx.schedule("30 seconds")
+
+
+async def execute(ctx: TaskContext[Count]) -> None:
+    ctx.update_state(lambda s: Count(n=s.n * 2))
+
+
+async def on_idle(ctx: TaskIdleContext[Count]) -> None:
+    if ctx.state is not None and ctx.state.n < 50:
+        ctx.schedule("1 minute")
+
+
+async def on_error(error: Exception, ctx: TaskErrorContext[Count]) -> None:
+    ctx.set_state(Count(n=-1))
+
+
+retry = RetryConfig(max_attempts=3, delay=Backoff.constant("5 seconds"), jitter=True)
+jobs = DurableJobs(
+    ticker=Continuous(state=Count, schedule=every("1 minute"), execute=tick, retry=retry),
+    batcher=Debounce(
+        event=Hit,
+        state=Hits,
+        on_event=fold,
+        execute=deliver,
+        flush_after="10 seconds",
+        max_events=5,
+        retry=retry,
+    ),
+    machine=Task(
+        state=Count,
+        event=Hit,
+        on_event=on_event,
+        execute=execute,
+        on_idle=on_idle,
+        on_error=on_error,
+        retry=retry,
+    ),
+)
+
+
+async def run_id(env: JobsTestEnvironment, workflow_id: str) -> str:
+    """The run ID of the instance's current run."""
+    return (await env.temporal_client.get_workflow_handle(workflow_id).describe()).run_id
+
+
+async def continuous_scenario(env: JobsTestEnvironment) -> list[tuple[str, str]]:
+    h = env.client.continuous("ticker")
+    await h.start(id="replay", input=Count(fail=2))
+    await env.sleep("3 minutes")
+    await h.trigger("replay")
+    workflow_id = "continuous:ticker:replay"
+    first = await run_id(env, workflow_id)
+    await env.sleep("5 minutes")
+    return [(workflow_id, first)]
+
+
+async def debounce_scenario(env: JobsTestEnvironment) -> list[tuple[str, str]]:
+    h = env.client.debounce("batcher")
+    workflow_id = "debounce:batcher:replay"
+    runs = []
+    for n in range(3):
+        await h.add(id="replay", event=Hit(n=n))
+    runs.append((workflow_id, await run_id(env, workflow_id)))
+    await h.add_nowait(id="replay", event=Hit(n=3))
+    with contextlib.suppress(ExecutionError):
+        await h.add(id="replay", event=Hit(n=99, poison=True))
+    await env.sleep("11 seconds")  # flush fails once, retried
+    await env.sleep("10 seconds")
+    for n in range(6):  # max_events flush, the sixth event starts the next batch
+        await h.add(id="replay", event=Hit(n=n))
+    runs.append((workflow_id, await run_id(env, workflow_id)))
+    await env.sleep("1 second")
+    await h.add(id="replay", event=Hit(n=7))
+    await h.flush("replay")
+    await h.add(id="replay", event=Hit(n=8))
+    runs.append((workflow_id, await run_id(env, workflow_id)))
+    await h.clear("replay")
+    return runs
+
+
+async def task_scenario(env: JobsTestEnvironment) -> list[tuple[str, str]]:
+    h = env.client.task("machine")
+    workflow_id = "task:machine:replay"
+    await h.send(id="replay", event=Hit(n=3))
+    first = await run_id(env, workflow_id)
+    await env.sleep("31 seconds")
+    await h.send_nowait(id="replay", event=Hit(n=1))
+    await h.send(id="replay", event=Hit(n=0, poison=True))
+    await h.trigger("replay")
+    await env.sleep("3 minutes")
+    await h.terminate("replay")
+    return [(workflow_id, first)]
+
+
+async def record() -> None:
+    """Run every scenario on a fresh time-skipping server and write its history file."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=test_server_path()
+    )
+    async with await JobsTestEnvironment.attach(env, jobs, task_queue=TASK_QUEUE) as jobs_env:
+        for scenario in (continuous_scenario, debounce_scenario, task_scenario):
+            kind = scenario.__name__.removesuffix("_scenario")
+            for number, (workflow_id, run) in enumerate(await scenario(jobs_env), start=1):
+                handle = env.client.get_workflow_handle(workflow_id, run_id=run)
+                history = await handle.fetch_history()
+                name = f"{kind}-{number}"
+                data = {"workflow_id": workflow_id, "history": json.loads(history.to_json())}
+                (HERE / f"{name}.json").write_text(json.dumps(data, indent=1))
+                print(f"recorded {name}: {len(history.events)} events", flush=True)
+    await env.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(record())
+    sys.stdout.flush()
+    os._exit(0)
