@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
+from pydantic import BaseModel
 from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
@@ -22,11 +23,11 @@ from workflows.protocol.continuous import (
     ContinuousStatusView,
 )
 
-S = TypeVar("S")
+S = TypeVar("S", bound=BaseModel)
 
 
-class ContinuousHandle(JobHandle[Continuous[Any]]):
-    """The client calls of one Continuous job."""
+class ContinuousHandle(JobHandle[Continuous[S]], Generic[S]):
+    """The client calls of one Continuous job; typed by its state model ``S``."""
 
     kind = "continuous"
 
@@ -40,7 +41,7 @@ class ContinuousHandle(JobHandle[Continuous[Any]]):
             timeout_ms=parse_duration(definition.timeout) // timedelta(milliseconds=1),
         )
 
-    async def start(self, *, id: str, input: Any) -> StartResult:
+    async def start(self, *, id: str, input: S | dict[str, Any]) -> StartResult:
         """Create the instance with ``input`` as its state; if it exists, change nothing.
 
         With ``start_immediately`` the first run follows at once, without ``start`` waiting for it.
@@ -88,7 +89,7 @@ class ContinuousHandle(JobHandle[Continuous[Any]]):
             return ContinuousStatus(status="not_found")
         return ContinuousStatus.model_validate(view, from_attributes=True)
 
-    async def get_state(self, id: str) -> StateResult[Any]:
+    async def get_state(self, id: str) -> StateResult[S]:
         """The typed state, or ``state=None`` when the instance does not exist."""
         data = await self._query_open(self.instance_id(id), "state", Any)
         if data is None:

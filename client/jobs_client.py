@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar, overload
 
+from pydantic import BaseModel
 from temporalio.client import Client
 from temporalio.envconfig import ClientConfig
 
@@ -17,6 +18,7 @@ from jobs.errors import JobsConnectionError
 from jobs.registry import DurableJobs
 
 H = TypeVar("H", bound=JobHandle[Any])
+S = TypeVar("S", bound=BaseModel)
 
 DEFAULT_TASK_QUEUE = "durable-jobs"
 """The task queue that clients and workers use unless told otherwise."""
@@ -88,10 +90,10 @@ class JobsClient:
         return self._task_queue
 
     @overload
-    def continuous(self, job: str) -> ContinuousHandle: ...
+    def continuous(self, job: str) -> ContinuousHandle[Any]: ...
     @overload
-    def continuous(self, job: Continuous[Any]) -> ContinuousHandle: ...
-    def continuous(self, job: str | Continuous[Any]) -> ContinuousHandle:
+    def continuous(self, job: Continuous[S]) -> ContinuousHandle[S]: ...
+    def continuous(self, job: str | Continuous[Any]) -> ContinuousHandle[Any]:
         """The handle of a Continuous job, by name or definition; raises JobNotFoundError."""
         return self._make_handle(ContinuousHandle, job)
 
@@ -104,10 +106,10 @@ class JobsClient:
         return self._make_handle(DebounceHandle, job)
 
     @overload
-    def task(self, job: str) -> TaskHandle: ...
+    def task(self, job: str) -> TaskHandle[Any]: ...
     @overload
-    def task(self, job: Task[Any]) -> TaskHandle: ...
-    def task(self, job: str | Task[Any]) -> TaskHandle:
+    def task(self, job: Task[S]) -> TaskHandle[S]: ...
+    def task(self, job: str | Task[Any]) -> TaskHandle[Any]:
         """The handle of a Task job, by name or definition; raises JobNotFoundError."""
         return self._make_handle(TaskHandle, job)
 

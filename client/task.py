@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+from pydantic import BaseModel
 from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
@@ -25,9 +26,11 @@ from workflows.protocol.task import (
 )
 from workflows.task import TaskJobWorkflow
 
+S = TypeVar("S", bound=BaseModel)
 
-class TaskHandle(JobHandle[Task[Any]]):
-    """The client calls of one Task job."""
+
+class TaskHandle(JobHandle[Task[S]], Generic[S]):
+    """The client calls of one Task job; typed by its state model ``S``."""
 
     kind = "task"
 
@@ -109,7 +112,7 @@ class TaskHandle(JobHandle[Task[Any]]):
             return TaskStatus(status="not_found")
         return TaskStatus.model_validate(view, from_attributes=True)
 
-    async def get_state(self, id: str) -> TaskStateResult[Any]:
+    async def get_state(self, id: str) -> TaskStateResult[S]:
         """The typed state and the pending alarm; ``state=None`` when not found."""
         view = await self._query_open(self.instance_id(id), "state", TaskStateView)
         if view is None:
