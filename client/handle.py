@@ -10,8 +10,11 @@ import uuid
 from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
-from temporalio.client import Client, WorkflowHandle
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import QueryRejectCondition
+from temporalio.service import RPCError, RPCStatusCode
 
 from client._in_flight import InFlightLimit
 from client._temporal_errors import is_gone, translate
@@ -127,15 +130,39 @@ class JobHandle(Generic[D]):
             raise translate(err, address=self._address) from err
 
     async def terminate(self, id: str, reason: str | None = None) -> TerminateResult:
-        """Stop the instance at once (a running handler is cancelled) and free its id."""
-        workflow_id = self.instance_id(id)
+        """Stop the instance at once (a running handler is cancelled), delete it, free its id.
+
+        Where the server supports ``DeleteWorkflowExecution`` (the dev server, a real cluster)
+        the running workflow is terminated and its history, state included, deleted in one step.
+        Elsewhere (the time-skipping test server) Temporal's terminate ends it and the closed
+        run stays in the server's history; through this client it reads as ``not_found``.
+        """
+        handle = self._handle(self.instance_id(id))
         try:
-            await self._handle(workflow_id).terminate(reason=reason or "terminated by client")
+            description = await handle.describe()
+            if description.status != WorkflowExecutionStatus.RUNNING:
+                return TerminateResult(terminated=False, reason="not_found")
+            if not await self._delete(handle.id, description.run_id):
+                await handle.terminate(reason=reason or "terminated by client")
         except Exception as err:
             if is_gone(err):
                 return TerminateResult(terminated=False, reason="not_found")
             raise translate(err, address=self._address) from err
         return TerminateResult(terminated=True, reason=reason)
+
+    async def _delete(self, workflow_id: str, run_id: str) -> bool:
+        """Terminate and delete the run; ``False`` when the server cannot delete."""
+        request = DeleteWorkflowExecutionRequest(
+            namespace=self._client.namespace,
+            workflow_execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
+        )
+        try:
+            await self._client.workflow_service.delete_workflow_execution(request)
+        except RPCError as err:
+            if err.status == RPCStatusCode.UNIMPLEMENTED:
+                return False
+            raise
+        return True
 
     @staticmethod
     def _new_token() -> str:
