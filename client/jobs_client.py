@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, TypeVar, overload
 
 from pydantic import BaseModel
 from temporalio.client import Client
+from temporalio.converter import DataConverter, PayloadCodec
 from temporalio.envconfig import ClientConfig
 
 from client._in_flight import InFlightLimit
@@ -46,13 +48,17 @@ class JobsClient:
         namespace: str | None = None,
         task_queue: str = DEFAULT_TASK_QUEUE,
         profile: str | None = None,
+        codec: PayloadCodec | None = None,
         **connect_options: Any,
     ) -> JobsClient:
         """Connect to Temporal and return a client for ``jobs``.
 
         Settings come from Temporal's environment configuration (``TEMPORAL_ADDRESS``,
         ``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``, TLS, profiles); arguments override them;
-        the default address is ``localhost:7233``. Raises :class:`JobsConnectionError`.
+        the default address is ``localhost:7233``. ``codec`` (e.g. ``jobs.codec.AesGcmCodec``)
+        encodes every payload, so state and events are not readable in Temporal; a worker
+        built from this client's ``temporal_client`` uses it too. Raises
+        :class:`JobsConnectionError`.
         """
         config: dict[str, Any] = dict(ClientConfig.load_client_connect_config(profile=profile))
         config.setdefault("target_host", DEFAULT_ADDRESS)
@@ -60,6 +66,10 @@ class JobsClient:
             config["target_host"] = address
         if namespace is not None:
             config["namespace"] = namespace
+        if codec is not None:
+            config["data_converter"] = dataclasses.replace(
+                DataConverter.default, payload_codec=codec
+            )
         config.update(connect_options)
         try:
             temporal_client = await Client.connect(**config)

@@ -11,6 +11,7 @@ for ``jobs`` on a task queue of its own, so several environments can share one s
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from datetime import timedelta
 from types import TracebackType
@@ -26,6 +27,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateHandle,
 )
+from temporalio.converter import PayloadCodec
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -79,6 +81,7 @@ class JobsTestEnvironment:
         *,
         owns_environment: bool,
         task_queue: str | None = None,
+        codec: PayloadCodec | None = None,
         **worker_options: Any,
     ) -> None:
         from client.jobs_client import JobsClient
@@ -89,10 +92,15 @@ class JobsTestEnvironment:
         self.task_queue = task_queue or f"jobs-test-{uuid.uuid4().hex[:12]}"
         self._started_workflows = _StartedWorkflows()
         config = environment.client.config()
+        if codec is not None:
+            config["data_converter"] = dataclasses.replace(
+                config["data_converter"], payload_codec=codec
+            )
+        worker_client = Client(**config)
         config["interceptors"] = [*config["interceptors"], self._started_workflows]
         self.client = JobsClient.from_client(Client(**config), jobs, task_queue=self.task_queue)
         self._worker: Worker = build_worker(
-            environment.client, jobs, task_queue=self.task_queue, **worker_options
+            worker_client, jobs, task_queue=self.task_queue, **worker_options
         )
         self._started = False
 
