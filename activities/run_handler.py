@@ -245,7 +245,9 @@ async def run_user_handler(
     except TimeoutError as exc:
         outcome = _failed(exc, f"the handler did not finish within its timeout of {timeout}")
     except asyncio.CancelledError:
-        raise
+        raise  # the activity itself is being cancelled (terminate, worker shutdown)
+    except _EscapedBaseError as escaped:
+        outcome = _failed(escaped.original)
     except Exception as exc:
         outcome = _failed(exc)
     else:
@@ -257,13 +259,30 @@ async def run_user_handler(
     return outcome
 
 
+class _EscapedBaseError(Exception):
+    """Carries a ``SystemExit``/``KeyboardInterrupt``/... a user handler raised.
+
+    asyncio re-raises those from the event loop itself, which would take the worker down; as a
+    handler failure they are reported like any other error (and retried per policy).
+    """
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(repr(original))
+        self.original = original
+
+
 async def _call(handler: Callable[..., Any], args: tuple[Any, ...]) -> Any:
-    if inspect.iscoroutinefunction(handler):
-        return await handler(*args)
-    result = await asyncio.to_thread(handler, *args)
-    if inspect.isawaitable(result):
-        return await result
-    return result
+    try:
+        if inspect.iscoroutinefunction(handler):
+            return await handler(*args)
+        result = await asyncio.to_thread(handler, *args)
+        if inspect.isawaitable(result):
+            return await result
+        return result
+    except (asyncio.CancelledError, TerminateRequested, Exception):
+        raise
+    except BaseException as exc:
+        raise _EscapedBaseError(exc) from exc
 
 
 def _failed(exc: BaseException, context: str | None = None) -> HandlerOutcome:

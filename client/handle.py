@@ -6,6 +6,7 @@ found" in results instead of raising.
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any, Generic, TypeVar
 
@@ -22,6 +23,10 @@ from client.results import TerminateResult
 from jobs.errors import JobValidationError
 from jobs.models import to_data, type_name
 from jobs.naming import JobKind, check_user_id, instance_id
+
+MAX_PAYLOAD_BYTES = 1_900_000
+"""The largest input or event accepted: under Temporal's 2 MB payload limit, with room for
+the request's other fields."""
 
 D = TypeVar("D")
 T = TypeVar("T")
@@ -64,15 +69,31 @@ class JobHandle(Generic[D]):
         return instance_id(self.kind, self._name, check_user_id(self.kind, self._name, id))
 
     def _validate(self, type_: Any, value: Any, *, what: str, id: str) -> Any:
-        """``value`` checked against ``type_`` and turned into JSON-ready data."""
+        """``value`` checked against ``type_`` and turned into JSON-ready data for Temporal.
+
+        Refused here, before anything is sent: what the model refuses, numbers JSON cannot
+        carry (NaN, infinity), and data over Temporal's payload limit.
+        """
+        where = f"{self.kind} job {self._name!r} id {id!r}"
         try:
-            return to_data(type_, value)
+            data = to_data(type_, value)
         except ValidationError as err:
             raise JobValidationError(
-                f"{self.kind} job {self._name!r} id {id!r}: invalid {what}; expected "
-                f"{type_name(type_)}: {err}",
+                f"{where}: invalid {what}; expected {type_name(type_)}: {err}",
                 errors=[dict(e) for e in err.errors(include_url=False)],
             ) from err
+        try:
+            size = len(json.dumps(data, allow_nan=False, separators=(",", ":")).encode())
+        except ValueError as err:
+            raise JobValidationError(
+                f"{where}: invalid {what}: {err}; expected finite numbers (JSON has no NaN)"
+            ) from err
+        if size > MAX_PAYLOAD_BYTES:
+            raise JobValidationError(
+                f"{where}: {what} is {size:,} bytes as JSON; expected at most "
+                f"{MAX_PAYLOAD_BYTES:,} (Temporal refuses payloads over 2 MB)"
+            )
+        return data
 
     def _handle(self, workflow_id: str) -> WorkflowHandle[Any, Any]:
         return self._client.get_workflow_handle(workflow_id)

@@ -1,0 +1,130 @@
+"""Bad input and misbehaving handlers: a clear error, and nothing half-done (SPEC §5, §7)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import BaseModel, ConfigDict
+from temporalio.testing import WorkflowEnvironment
+
+from jobs import Continuous, Debounce, DurableJobs, ExecutionError, JobValidationError, every
+from jobs.context import ContinuousContext, DebounceExecuteContext
+from jobs.naming import MAX_USER_ID_LENGTH, check_user_id, instance_id
+from jobs.testing import JobsTestEnvironment
+from tests.integration.helpers import workflow_exists
+
+
+class Reading(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: float
+    note: str = ""
+
+
+async def keep(ctx: DebounceExecuteContext[Reading]) -> None:
+    return None
+
+
+def exits(ctx: ContinuousContext[Reading]) -> None:
+    raise SystemExit("handler called sys.exit")
+
+
+async def interrupts(ctx: ContinuousContext[Reading]) -> None:
+    raise KeyboardInterrupt
+
+
+async def hangs(ctx: ContinuousContext[Reading]) -> None:
+    await asyncio.Event().wait()
+
+
+readings = Debounce(event=Reading, execute=keep, flush_after="1 hour")
+exiting = Continuous(state=Reading, schedule=every("1 hour"), execute=exits)
+interrupted = Continuous(state=Reading, schedule=every("1 hour"), execute=interrupts)
+hanging = Continuous(state=Reading, schedule=every("1 hour"), execute=hangs, timeout="1 second")
+jobs = DurableJobs(readings=readings, exiting=exiting, interrupted=interrupted, hanging=hanging)
+
+
+@pytest.fixture
+async def env(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[JobsTestEnvironment]:
+    async with await JobsTestEnvironment.attach(time_skipping_env, jobs) as jobs_env:
+        yield jobs_env
+
+
+@given(st.text(min_size=1, max_size=MAX_USER_ID_LENGTH))
+def test_any_non_empty_id_up_to_200_chars_is_accepted_and_round_trips(user_id: str) -> None:
+    assert check_user_id("debounce", "readings", user_id) == user_id
+    assert instance_id("debounce", "readings", user_id).split(":", 2)[2] == user_id
+
+
+@given(st.one_of(st.just(""), st.text(min_size=MAX_USER_ID_LENGTH + 1, max_size=10_000)))
+def test_empty_and_over_long_ids_are_refused(user_id: str) -> None:
+    with pytest.raises(JobValidationError, match="debounce job 'readings'"):
+        check_user_id("debounce", "readings", user_id)
+
+
+@pytest.mark.parametrize("user_id", ["ünïcødé-用户", "with spaces", "a:b:c", ":", " "])
+async def test_unusual_ids_work_end_to_end(env: JobsTestEnvironment, user_id: str) -> None:
+    h = env.client.debounce(readings)
+    key = f"{user_id}{uuid.uuid4().hex[:4]}"
+    result = await h.add(id=key, event=Reading(value=1.5))
+    assert result.instance_id == f"debounce:readings:{key}"
+    assert (await h.status(key)).event_count == 1
+    assert (await h.get_state(key)).state == Reading(value=1.5)
+    assert (await h.clear(key)).discarded_events == 1
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        ({"value": "high"}, "invalid event"),
+        ({"note": "no value"}, "invalid event"),
+        ({"value": 1.0, "unexpected": True}, "invalid event"),
+        ({"value": float("nan")}, "NaN"),
+        ({"value": float("inf")}, "NaN"),
+        ({"value": 1.0, "note": "x" * 2_000_000}, "2 MB"),
+    ],
+    ids=["wrong-type", "missing-field", "extra-field", "nan", "infinity", "over-2MB"],
+)
+async def test_bad_events_are_refused_before_anything_is_sent(
+    env: JobsTestEnvironment, event: dict[str, object], expected: str
+) -> None:
+    key = f"bad-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(JobValidationError, match=expected) as caught:
+        await env.client.debounce(readings).add(id=key, event=event)
+    assert f"debounce job 'readings' id '{key}'" in str(caught.value)
+    with pytest.raises(JobValidationError, match=expected):
+        await env.client.debounce(readings).add_nowait(id=key, event=event)
+    assert not await workflow_exists(env.temporal_client, f"debounce:readings:{key}")
+
+
+@pytest.mark.parametrize(
+    ("job", "error_type"), [("exiting", "SystemExit"), ("interrupted", "KeyboardInterrupt")]
+)
+async def test_handlers_raising_base_exceptions_fail_cleanly(
+    env: JobsTestEnvironment, job: str, error_type: str
+) -> None:
+    h = env.client.continuous(job)
+    key = f"base-{uuid.uuid4().hex[:8]}"
+    await h.start(id=key, input=Reading(value=1))
+    await env.sleep("1 second")
+    status = await h.status(key)
+    assert status.status == "stopped"  # not stuck retrying, not a failed workflow
+    assert status.last_error is not None and status.last_error.error_type == error_type
+    with pytest.raises(ExecutionError, match=error_type):
+        await h.trigger(key)
+
+
+async def test_a_hanging_handler_times_out_as_a_failure(env: JobsTestEnvironment) -> None:
+    h = env.client.continuous(hanging)
+    key = f"hang-{uuid.uuid4().hex[:8]}"
+    await h.start(id=key, input=Reading(value=1))
+    with pytest.raises(ExecutionError, match="did not finish within its timeout"):
+        await h.trigger(key)
+    status = await h.status(key)
+    assert status.status == "stopped" and status.last_error is not None
+    assert status.last_error.error_type == "TimeoutError"
