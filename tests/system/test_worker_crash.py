@@ -1,0 +1,148 @@
+"""kill -9 of the worker process in the middle of handlers (SPEC §6; issue 5, point 1).
+
+A dev server persisted to a temporary database file; the worker runs ``python worker.py`` in its
+own OS process. Each kind is caught in a slow handler, the worker is killed, a new one starts:
+every handler completes exactly once more, nothing of the killed attempt is kept, no event is
+lost, and the killed attempt is not counted as a failed attempt.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from client import JobsClient
+from jobs.servers import dev_server_path
+from tests.integration.helpers import eventually
+from tests.system.crash_jobs import Counter, Hit, jobs
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=dev_server_path(),
+        dev_server_database_filename=str(tmp_path / "temporal.db"),
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def workers(server: WorkflowEnvironment, tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def start_worker(
+    server: WorkflowEnvironment,
+    task_queue: str,
+    tmp_path: Path,
+    started: list[subprocess.Popen[bytes]],
+) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": server.client.service_client.config.target_host,
+        "JOBS_TEST_DIR": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+    }
+    log = (tmp_path / f"worker-{len(started)}.out").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "worker.py"),
+            "--jobs",
+            "tests.system.crash_jobs:jobs",
+            "--task-queue",
+            task_queue,
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+    started.append(process)
+    return process
+
+
+def starts(tmp_path: Path, job: str) -> list[str]:
+    path = tmp_path / f"{job}.log"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+async def test_kill_9_mid_handler_then_a_new_worker_finishes_each_exactly_once(
+    server: WorkflowEnvironment, workers: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    task_queue = f"crash-{uuid.uuid4().hex[:8]}"
+    client = JobsClient.from_client(server.client, jobs, task_queue=task_queue)
+    first = start_worker(server, task_queue, tmp_path, workers)
+
+    await client.continuous("slowRun").start(id="c", input=Counter())
+    for n in (1, 2):
+        await client.debounce("slowFlush").add(id="d", event=Hit(n=n))
+    await client.task("slowTask").send(id="t", event=Hit(n=7))
+
+    async def all_blocked() -> bool:
+        return all(starts(tmp_path, job) for job in ("continuous", "debounce", "task"))
+
+    assert await eventually(all_blocked, bool, timeout=30), "handlers never started"
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    # An event sent while no worker runs (a signal: Temporal keeps it) is not lost.
+    await client.debounce("slowFlush").add_nowait(id="d", event=Hit(n=3))
+
+    second = start_worker(server, task_queue, tmp_path, workers)
+    c = client.continuous("slowRun")
+    status = await eventually(
+        lambda: c.status("c"), lambda s: s.next_run_at is not None and s.run_count == 1, timeout=60
+    )
+    assert (status.status, status.run_count, status.last_error) == ("running", 1, None)
+    assert (await c.get_state("c")).state == Counter(n=1)  # the killed attempt kept nothing
+    assert [line.split(" ", 1)[1] for line in starts(tmp_path, "continuous")] == [
+        "attempt=1 run=1",
+        "attempt=1 run=1",  # the crash did not use up an attempt
+    ]
+
+    d = client.debounce("slowFlush")
+
+    async def debounce_starts() -> list[str]:
+        return starts(tmp_path, "debounce")
+
+    await eventually(debounce_starts, lambda lines: len(lines) >= 3, timeout=60)
+    flushes = [line.split(" ", 1)[1] for line in starts(tmp_path, "debounce")]
+    assert flushes == ["attempt=1 events=2", "attempt=1 events=2", "attempt=1 events=1"]
+    assert (
+        await eventually(lambda: d.status("d"), lambda s: s.status == "not_found")
+    ).status == "not_found"
+
+    t = client.task("slowTask")
+    task_status = await eventually(lambda: t.status("t"), lambda s: s.status == "idle", timeout=60)
+    assert (task_status.execute_count, task_status.last_error) == (1, None)
+    assert (await t.get_state("t")).state == Counter(n=70)  # x10 once, not twice
+    assert [line.split(" ", 1)[1] for line in starts(tmp_path, "task")] == [
+        "attempt=1",
+        "attempt=1",
+    ]
+
+    pids = {
+        line.split(" ", 1)[0]
+        for job in ("continuous", "debounce", "task")
+        for line in starts(tmp_path, job)
+    }
+    assert pids == {str(first.pid), str(second.pid)}
