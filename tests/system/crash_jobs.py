@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -57,7 +58,16 @@ async def execute(ctx: TaskContext[Counter]) -> None:
     await _block_first_time("task", f"attempt={ctx.attempt}")
 
 
+async def tick(ctx: ContinuousContext[Counter]) -> None:
+    """Log the run's interval (wall clock, this process) to check that runs never overlap."""
+    started = time.time()
+    await asyncio.sleep(0.3)
+    _log("ticks", f"{ctx.id} {ctx.run_count} {started:.3f} {time.time():.3f}")
+    ctx.set_state(Counter(n=ctx.state.n + 1))
+
+
 jobs = DurableJobs(
+    ticker=Continuous(state=Counter, schedule=every("200 millis"), execute=tick),
     slowRun=Continuous(state=Counter, schedule=every("1 hour"), execute=run),
     slowFlush=Debounce(event=Hit, execute=flush, flush_after="1 second"),
     slowTask=Task(state=Counter, event=Hit, on_event=on_event, execute=execute),

@@ -8,6 +8,7 @@ lost, and the killed attempt is not counted as a failed attempt.
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -146,3 +147,55 @@ async def test_kill_9_mid_handler_then_a_new_worker_finishes_each_exactly_once(
         for line in starts(tmp_path, job)
     }
     assert pids == {str(first.pid), str(second.pid)}
+
+
+async def test_two_workers_share_instances_and_one_takes_over_when_the_other_dies(
+    server: WorkflowEnvironment, workers: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    task_queue = f"pair-{uuid.uuid4().hex[:8]}"
+    client = JobsClient.from_client(server.client, jobs, task_queue=task_queue)
+    one = start_worker(server, task_queue, tmp_path, workers)
+    two = start_worker(server, task_queue, tmp_path, workers)
+    ids = [f"i{n}" for n in range(8)]
+    ticker = client.continuous("ticker")
+    for user_id in ids:
+        await ticker.start(id=user_id, input=Counter())
+
+    async def ticks() -> list[list[str]]:
+        return [line.split() for line in starts(tmp_path, "ticks")]
+
+    before = await eventually(
+        ticks, lambda rows: {r[0] for r in rows} == {str(one.pid), str(two.pid)}, timeout=60
+    )
+    assert {r[0] for r in before} == {str(one.pid), str(two.pid)}  # spread over both
+
+    one.send_signal(signal.SIGKILL)
+    one.wait(timeout=10)
+    killed_at = len(await ticks())
+    after = await eventually(
+        ticks,
+        lambda rows: all(
+            sum(1 for r in rows[killed_at:] if r[1] == user_id and r[0] == str(two.pid)) >= 2
+            for user_id in ids
+        ),
+        timeout=90,
+    )
+    for user_id in ids:  # every instance carries on, on the survivor
+        assert sum(1 for r in after[killed_at:] if r[1] == user_id) >= 2
+    for user_id in ids:  # and no two runs of one instance ever overlapped
+        intervals = sorted((float(r[3]), float(r[4])) for r in after if r[1] == user_id)
+        for (_, end), (start, _) in itertools.pairwise(intervals):
+            assert start >= end, (user_id, intervals)
+        runs = [(int(r[2]), r[0]) for r in after if r[1] == user_id]
+        # State is committed once per run, even for a run that executed twice: read the state
+        # first, then the count (which only grows and already counts a run in progress).
+        state = (await ticker.get_state(user_id)).state
+        status = await ticker.status(user_id)
+        assert state is not None and status.run_count is not None
+        assert max(n for n, _ in runs) - 1 <= state.n <= status.run_count
+        # A run is executed twice only when the crash hit between its end and the server
+        # hearing of it (activities are at-least-once): then the first execution was on the
+        # killed worker, and only one of the two was committed.
+        for number in {n for n, _ in runs}:
+            pids = [pid for n, pid in runs if n == number]
+            assert len(pids) == 1 or (len(pids) == 2 and pids[0] == str(one.pid)), runs
