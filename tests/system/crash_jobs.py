@@ -66,7 +66,28 @@ async def tick(ctx: ContinuousContext[Counter]) -> None:
     ctx.set_state(Counter(n=ctx.state.n + 1))
 
 
+async def beat(ctx: ContinuousContext[Counter]) -> None:
+    _log("beat", f"run={ctx.run_count}")
+
+
+async def flushed(ctx: DebounceExecuteContext[Counter]) -> None:
+    _log("flushed", f"events={ctx.event_count}")
+
+
+async def arm(event: Hit, ctx: TaskEventContext[Counter]) -> None:
+    ctx.schedule("4 seconds")
+
+
+async def ring(ctx: TaskContext[Counter]) -> None:
+    _log("ring", f"executes={ctx.execute_count}")
+
+
 jobs = DurableJobs(
+    beat=Continuous(
+        state=Counter, schedule=every("4 seconds"), execute=beat, start_immediately=False
+    ),
+    later=Debounce(event=Hit, execute=flushed, flush_after="4 seconds"),
+    alarm=Task(state=Counter, event=Hit, on_event=arm, execute=ring),
     ticker=Continuous(state=Counter, schedule=every("200 millis"), execute=tick),
     slowRun=Continuous(state=Counter, schedule=every("1 hour"), execute=run),
     slowFlush=Debounce(event=Hit, execute=flush, flush_after="1 second"),

@@ -1,0 +1,76 @@
+"""The dev server stops and restarts on the same database file while instances wait on timers
+(issue 5, point 2): afterwards schedules, debounce deadlines and task alarms fire as if nothing
+had happened, each once, and the worker (a separate process) reconnects by itself."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from client import JobsClient
+from jobs.servers import dev_server_path
+from tests.integration.helpers import eventually
+from tests.system.crash_jobs import Counter, Hit, jobs
+from tests.system.test_worker_crash import start_worker, starts
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def start_server(database: Path, port: int) -> WorkflowEnvironment:
+    return await WorkflowEnvironment.start_local(
+        dev_server_existing_path=dev_server_path(),
+        dev_server_database_filename=str(database),
+        port=port,
+    )
+
+
+@pytest.fixture
+def workers() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        process.kill()
+        process.wait(timeout=10)
+
+
+async def test_timers_fire_after_a_server_restart(
+    tmp_path: Path, workers: list[subprocess.Popen[bytes]]
+) -> None:
+    database, port = tmp_path / "temporal.db", free_port()
+    task_queue = f"restart-{uuid.uuid4().hex[:8]}"
+    server = await start_server(database, port)
+    start_worker(server, task_queue, tmp_path, workers)
+    client = JobsClient.from_client(server.client, jobs, task_queue=task_queue)
+    await client.continuous("beat").start(id="b", input=Counter())
+    await client.debounce("later").add(id="l", event=Hit(n=1))
+    await client.task("alarm").send(id="a", event=Hit(n=1))
+    await server.shutdown()  # every instance is waiting on a timer due in about 4 s
+    await asyncio.sleep(1)
+
+    server = await start_server(database, port)
+    try:
+        client = JobsClient.from_client(server.client, jobs, task_queue=task_queue)
+
+        async def fired() -> dict[str, int]:
+            return {job: len(starts(tmp_path, job)) for job in ("beat", "flushed", "ring")}
+
+        counts = await eventually(fired, lambda c: all(c.values()), timeout=60)
+        assert counts == {"beat": 1, "flushed": 1, "ring": 1}
+        assert (await client.debounce("later").status("l")).status == "not_found"
+        task = await client.task("alarm").status("a")
+        assert (task.execute_count, task.status) == (1, "idle")
+        beat = await client.continuous("beat").status("b")
+        assert beat.run_count == 1 and beat.next_run_at is not None
+    finally:
+        await server.shutdown()
