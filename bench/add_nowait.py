@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import statistics
 import sys
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 from temporalio.testing import WorkflowEnvironment
 
+from bench.timing import percentiles_ms, timed
 from client import JobsClient
 from jobs import Debounce, DurableJobs
 from jobs.context import DebounceEventContext, DebounceExecuteContext
@@ -51,32 +50,14 @@ jobs = DurableJobs(
 )
 
 
-async def timed(
-    calls: list[Callable[[], Awaitable[Any]]], concurrency: int
-) -> tuple[float, list[float]]:
-    latencies: list[float] = []
-    queue = list(reversed(calls))
-
-    async def run() -> None:
-        while queue:
-            call = queue.pop()
-            started = time.perf_counter()
-            await call()
-            latencies.append(time.perf_counter() - started)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(run() for _ in range(concurrency)))
-    return time.perf_counter() - started, latencies
-
-
 def one_call(send: Callable[..., Awaitable[Any]], key: str, n: int) -> Callable[[], Awaitable[Any]]:
     return lambda: send(id=key, event=Event(n=n))
 
 
 def report(call: str, scenario: str, count: int, wall: float, latencies: list[float]) -> None:
-    cuts = statistics.quantiles(latencies, n=100)
+    p50, p99 = percentiles_ms(latencies)
     print(
-        f"{call:<12} {scenario:<26} {count / wall:9.0f} {cuts[49] * 1000:8.1f} {cuts[98] * 1000:8.1f}",
+        f"{call:<12} {scenario:<26} {count / wall:9.0f} {p50:8.1f} {p99:8.1f}",
         flush=True,
     )
 

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import statistics
 import sys
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -27,6 +25,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from bench.timing import percentiles_ms, timed
 from jobs.servers import dev_server_path
 
 HOT_ADDS = 400
@@ -103,25 +102,6 @@ class Activity:
             return len(self.state)
 
 
-async def timed(
-    calls: list[Callable[[], Awaitable[Any]]], concurrency: int
-) -> tuple[float, list[float]]:
-    """Run ``calls`` with ``concurrency`` workers; return the wall time and each latency."""
-    latencies: list[float] = []
-    queue = list(reversed(calls))
-
-    async def worker() -> None:
-        while queue:
-            call = queue.pop()
-            started = time.perf_counter()
-            await call()
-            latencies.append(time.perf_counter() - started)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return time.perf_counter() - started, latencies
-
-
 def add_call(
     client: Client, wf: Any, workflow_id: str, task_queue: str, n: int
 ) -> Callable[[], Awaitable[Any]]:
@@ -174,10 +154,10 @@ async def main() -> None:
 def report(
     name: str, scenario: str, rate: float, latencies: list[float], events: float | None
 ) -> None:
-    cuts = statistics.quantiles(latencies, n=100)
+    p50, p99 = percentiles_ms(latencies)
     shown = f"{events:10.1f}" if events is not None else f"{'':>10}"
     print(
-        f"{name:<16} {scenario:<22} {rate:8.0f} {cuts[49] * 1000:8.1f} {cuts[98] * 1000:8.1f} {shown}",
+        f"{name:<16} {scenario:<22} {rate:8.0f} {p50:8.1f} {p99:8.1f} {shown}",
         flush=True,
     )
 

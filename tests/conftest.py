@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -34,6 +35,12 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(dev_server_existing_path=dev_server_path())
     yield env
     await env.shutdown()
+
+
+@pytest.fixture
+def uid(request: pytest.FixtureRequest) -> str:
+    """A user id of the test's own: instances of earlier tests live on in the shared server."""
+    return f"{request.node.name}-{uuid.uuid4().hex[:8]}"
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

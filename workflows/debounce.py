@@ -263,7 +263,7 @@ class DebounceJobWorkflow(EntityEngine):
             except ApplicationError as err:
                 # Each held event was checked on arrival; a reducer that still refuses it on
                 # this batch's state is recorded rather than failing the workflow.
-                record.last_error = LastError("ExecutionError", str(err), 1, now)
+                record.last_error = self._failure(handler_error(err), 1)
         if record.event_count and record.will_flush_at is not None:
             record.will_flush_at = max(record.will_flush_at, now)
         return None if outcome.ok else outcome.error

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -103,12 +102,6 @@ async def env(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[JobsTestE
     failures_left.clear()
     async with await JobsTestEnvironment.attach(time_skipping_env, jobs) as jobs_env:
         yield jobs_env
-
-
-@pytest.fixture
-def uid(request: pytest.FixtureRequest) -> str:
-    """A user id of this test's own: instances of earlier tests live on in the shared server."""
-    return f"{request.node.name}-{uuid.uuid4().hex[:8]}"
 
 
 # --- §5.1 start -------------------------------------------------------------------------------

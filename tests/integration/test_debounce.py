@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -104,11 +103,6 @@ async def env(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[JobsTestE
     release_slow_flush.clear()
     async with await JobsTestEnvironment.attach(time_skipping_env, jobs) as jobs_env:
         yield jobs_env
-
-
-@pytest.fixture
-def uid(request: pytest.FixtureRequest) -> str:
-    return f"{request.node.name}-{uuid.uuid4().hex[:8]}"
 
 
 async def test_adds_count_up_and_the_window_does_not_slide(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -78,11 +77,6 @@ async def env(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[JobsTestE
     executes.clear()
     async with await JobsTestEnvironment.attach(time_skipping_env, jobs) as jobs_env:
         yield jobs_env
-
-
-@pytest.fixture
-def uid(request: pytest.FixtureRequest) -> str:
-    return f"{request.node.name}-{uuid.uuid4().hex[:8]}"
 
 
 async def test_add_nowait_matches_add(env: JobsTestEnvironment, uid: str) -> None:

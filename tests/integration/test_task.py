@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
@@ -146,11 +145,6 @@ async def env(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[JobsTestE
     seen.clear()
     async with await JobsTestEnvironment.attach(time_skipping_env, jobs) as jobs_env:
         yield jobs_env
-
-
-@pytest.fixture
-def uid(request: pytest.FixtureRequest) -> str:
-    return f"{request.node.name}-{uuid.uuid4().hex[:8]}"
 
 
 def calls(name: str) -> list[object]:
