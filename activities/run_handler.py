@@ -79,12 +79,15 @@ class HandlerActivities:
         return found
 
     async def _run(self, definition: Any, call: HandlerCall) -> HandlerOutcome:
-        if isinstance(definition, Continuous) and call.handler == "execute":
-            return await _run_continuous_execute(definition, call)
-        if isinstance(definition, Debounce) and call.handler == "execute":
-            return await _run_debounce_execute(definition, call)
-        if isinstance(definition, Task) and call.handler in _TASK_HANDLERS:
-            return await _run_task_handler(definition, call)
+        try:
+            if isinstance(definition, Continuous) and call.handler == "execute":
+                return await _run_continuous_execute(definition, call)
+            if isinstance(definition, Debounce) and call.handler == "execute":
+                return await _run_debounce_execute(definition, call)
+            if isinstance(definition, Task) and call.handler in _TASK_HANDLERS:
+                return await _run_task_handler(definition, call)
+        except _StoredDataError as err:
+            return _failed(err.original, err.context)
         raise ApplicationError(
             f"{call.kind} job {call.job_name!r} has no handler {call.handler!r}",
             type="JobNotRegistered",
@@ -93,17 +96,13 @@ class HandlerActivities:
 
 
 async def _run_continuous_execute(definition: Continuous[Any], call: HandlerCall) -> HandlerOutcome:
-    try:
-        state = definition.state.model_validate(call.state)
-    except Exception as exc:
-        return _failed(exc, f"stored state does not fit {definition.state.__name__}")
     ctx: ContinuousContext[Any] = ContinuousContext(
         job_name=call.job_name,
         instance_id=call.instance_id,
         id=call.user_id,
         attempt=call.attempt,
         run_count=call.run_count,
-        state=state,
+        state=_stored(definition.state, call.state),
     )
     return await run_user_handler(
         definition.execute,
@@ -114,17 +113,13 @@ async def _run_continuous_execute(definition: Continuous[Any], call: HandlerCall
 
 
 async def _run_debounce_execute(definition: Debounce[Any], call: HandlerCall) -> HandlerOutcome:
-    try:
-        state = from_data(definition.state, call.state)
-    except Exception as exc:
-        return _failed(exc, f"the batch does not fit {type_name(definition.state)}")
     assert call.started_at is not None and call.flush_reason is not None
     ctx: DebounceExecuteContext[Any] = DebounceExecuteContext(
         job_name=call.job_name,
         instance_id=call.instance_id,
         id=call.user_id,
         attempt=call.attempt,
-        state=state,
+        state=_stored(definition.state, call.state),
         event_count=call.event_count,
         started_at=call.started_at,
         flush_reason=cast(FlushReason, call.flush_reason),
@@ -135,6 +130,23 @@ async def _run_debounce_execute(definition: Debounce[Any], call: HandlerCall) ->
         timeout=parse_duration(definition.timeout),
         commit=lambda outcome: None,
     )
+
+
+class _StoredDataError(Exception):
+    """Data the instance carries no longer fits the job's model (it changed under the instance)."""
+
+    def __init__(self, original: Exception, context: str) -> None:
+        super().__init__(context)
+        self.original = original
+        self.context = context
+
+
+def _stored(type_: Any, data: Any) -> Any:
+    """The instance's stored data as the job's model; a mismatch is a handler failure."""
+    try:
+        return from_data(type_, data)
+    except Exception as exc:
+        raise _StoredDataError(exc, f"stored data does not fit {type_name(type_)}") from exc
 
 
 _TASK_HANDLERS = {
@@ -148,10 +160,7 @@ _TASK_HANDLERS = {
 async def _run_task_handler(definition: Task[Any], call: HandlerCall) -> HandlerOutcome:
     handler = getattr(definition, call.handler)
     assert handler is not None and call.now is not None and call.created_at is not None
-    try:
-        state = None if call.state is None else from_data(definition.state, call.state)
-    except Exception as exc:
-        return _failed(exc, f"stored state does not fit {type_name(definition.state)}")
+    state = None if call.state is None else _stored(definition.state, call.state)
     ctx = _TASK_HANDLERS[call.handler](
         job_name=call.job_name,
         instance_id=call.instance_id,
@@ -168,7 +177,7 @@ async def _run_task_handler(definition: Task[Any], call: HandlerCall) -> Handler
     args: tuple[Any, ...] = (ctx,)
     if isinstance(ctx, TaskEventContext):
         ctx.is_first_event = call.is_first_event
-        args = (from_data(definition.event, call.event), ctx)
+        args = (_stored(definition.event, call.event), ctx)
     elif isinstance(ctx, TaskIdleContext):
         ctx.idle_reason = cast(IdleReason, call.idle_reason)
     elif isinstance(ctx, TaskErrorContext):
