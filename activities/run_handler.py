@@ -39,9 +39,10 @@ from jobs.context import (
 )
 from jobs.definitions import Continuous, Debounce, Task
 from jobs.durations import parse_duration
-from jobs.errors import ExecutionError
+from jobs.errors import ExecutionError, JobNotFoundError
 from jobs.events import emit
 from jobs.models import from_data, type_name
+from jobs.naming import JobKind
 from jobs.registry import DurableJobs
 
 _HEARTBEAT_EVERY = HEARTBEAT_TIMEOUT / 4
@@ -68,15 +69,15 @@ class HandlerActivities:
         return outcome
 
     def _definition(self, call: HandlerCall) -> Any:
-        found = dict(self._jobs.items()).get(call.job_name)
-        if found is None or found.kind != call.kind:
+        try:
+            return self._jobs.get(cast(JobKind, call.kind), call.job_name)[1]
+        except JobNotFoundError as err:
             raise ApplicationError(
                 f"this worker has no {call.kind} job named {call.job_name!r} "
                 f"(instance {call.instance_id!r}); run a worker whose DurableJobs registers it",
                 type="JobNotRegistered",
                 non_retryable=True,
-            )
-        return found
+            ) from err
 
     async def _run(self, definition: Any, call: HandlerCall) -> HandlerOutcome:
         try:
