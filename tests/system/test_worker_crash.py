@@ -156,7 +156,14 @@ async def test_two_workers_share_instances_and_one_takes_over_when_the_other_die
     client = JobsClient.from_client(server.client, jobs, task_queue=task_queue)
     one = start_worker(server, task_queue, tmp_path, workers)
     two = start_worker(server, task_queue, tmp_path, workers)
-    ids = [f"i{n}" for n in range(8)]
+
+    async def both_polling() -> bool:
+        # Workflows stick to the worker that ran them first (sticky queues, eager activities),
+        # so both must be polling before the instances start, or one may get them all.
+        return all("Ctrl-C to stop" in (tmp_path / f"worker-{n}.out").read_text() for n in (0, 1))
+
+    assert await eventually(both_polling, bool, timeout=60), "workers never started polling"
+    ids = [f"i{n}" for n in range(16)]
     ticker = client.continuous("ticker")
     for user_id in ids:
         await ticker.start(id=user_id, input=Counter())
