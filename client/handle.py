@@ -6,6 +6,7 @@ found" in results instead of raising.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any, Generic, TypeVar
@@ -15,6 +16,7 @@ from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import QueryRejectCondition
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from client._in_flight import InFlightLimit
@@ -27,6 +29,9 @@ from jobs.naming import JobKind, check_user_id, instance_id
 MAX_PAYLOAD_BYTES = 1_900_000
 """The largest input or event accepted: under Temporal's 2 MB payload limit, with room for
 the request's other fields."""
+
+SIGNAL_WITH_START_ATTEMPTS = 5
+"""Tries of one ``*_nowait`` call that races a concurrent start of the same instance."""
 
 D = TypeVar("D")
 T = TypeVar("T")
@@ -137,18 +142,29 @@ class JobHandle(Generic[D]):
     async def _signal_with_start(
         self, workflow_id: str, run: Any, input: Any, signal: str, payload: Any
     ) -> None:
-        """Signal the instance, starting it with ``input`` first if it is not running."""
-        try:
-            await self._client.start_workflow(
-                run,
-                input,
-                id=workflow_id,
-                task_queue=self._task_queue,
-                start_signal=signal,
-                start_signal_args=[payload],
-            )
-        except Exception as err:
-            raise translate(err, address=self._address) from err
+        """Signal the instance, starting it with ``input`` first if it is not running.
+
+        Signal-with-start signals a running workflow, so "already started" only means that a
+        concurrent call started the instance between the server's check and its start (seen on
+        the time-skipping server under load); the next attempt finds it running and signals it.
+        """
+        for attempt in range(1, SIGNAL_WITH_START_ATTEMPTS + 1):
+            try:
+                await self._client.start_workflow(
+                    run,
+                    input,
+                    id=workflow_id,
+                    task_queue=self._task_queue,
+                    start_signal=signal,
+                    start_signal_args=[payload],
+                )
+                return
+            except WorkflowAlreadyStartedError as err:
+                if attempt == SIGNAL_WITH_START_ATTEMPTS:
+                    raise translate(err, address=self._address) from err
+                await asyncio.sleep(0.01 * attempt)
+            except Exception as err:
+                raise translate(err, address=self._address) from err
 
     async def terminate(self, id: str, reason: str | None = None) -> TerminateResult:
         """Stop the instance at once (a running handler is cancelled), delete it, free its id.

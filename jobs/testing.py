@@ -69,9 +69,15 @@ class _RecordStarts(OutboundInterceptor):
 class JobsTestEnvironment:
     """A Temporal server, a worker for ``jobs`` and a :class:`~client.JobsClient` for them.
 
-    On shutdown it terminates every instance started through ``client``: job instances never end
-    on their own, and on a shared time-skipping server a leftover instance whose worker is gone
-    would hold the clock still when its next timer fires.
+    An environment that started its own server (:meth:`start_time_skipping`,
+    :meth:`start_local`) stops it on shutdown, and every instance with it. One that was attached
+    to a shared server terminates the instances started through ``client`` first: job instances
+    never end on their own.
+
+    Prefer a time-skipping server per test. Its clock is global, and it stops skipping for good
+    when a workflow ends (is terminated, completes, continues as new) while one of its workflow
+    tasks or activities is outstanding (sdk-java #1138, #3088); on a shared server one such leak
+    makes every later :meth:`sleep` take wall-clock time.
     """
 
     def __init__(
@@ -163,13 +169,24 @@ class JobsTestEnvironment:
             if isinstance(duration, (int, float))
             else parse_duration(duration, what="sleep")
         )
-        await self._environment.sleep(delta)
+        try:
+            await self._environment.sleep(delta)
+        except RPCError as err:
+            # The client gives up on the sleep RPC after 30 s of wall-clock time.
+            if self.supports_time_skipping and err.status == RPCStatusCode.CANCELLED:
+                raise TimeoutError(
+                    f"sleep({duration!r}) took over 30 s of wall-clock time: the time-skipping "
+                    "clock is held, either by a handler that is still running or because a "
+                    "workflow ended while its task or activity was outstanding"
+                ) from err
+            raise
 
     async def shutdown(self) -> None:
         """Stop the worker, and the server if this environment started it."""
         if self._started:
             self._started = False
-            await self._terminate_started_instances()
+            if not self._owns_environment:
+                await self._terminate_started_instances()
             await self._worker.__aexit__(None, None, None)
         if self._owns_environment:
             await self._environment.shutdown()
@@ -185,10 +202,12 @@ class JobsTestEnvironment:
                     raise
 
     async def _wait_for_running_handlers(self, handle: WorkflowHandle[Any, Any]) -> None:
-        """Wait (at most ``HANDLER_DRAIN_TIMEOUT``) until the instance is waiting, not working.
+        """Wait (at most ``HANDLER_DRAIN_TIMEOUT``) until no handler of the instance runs.
 
-        The time-skipping server stops its clock for good when a workflow is terminated while
-        one of its activities runs; letting handlers finish first keeps the shared server usable.
+        Terminating a workflow while its activity runs stops a time-skipping server's clock for
+        good. This narrows that window on a shared server but cannot close it: the test server
+        does not report pending workflow tasks, so a timer that fires just before the terminate
+        still leaks (see the class docstring).
         """
         deadline = asyncio.get_running_loop().time() + HANDLER_DRAIN_TIMEOUT.total_seconds()
         while asyncio.get_running_loop().time() < deadline:

@@ -1,7 +1,10 @@
-"""Session-wide Temporal servers and the guard against temporalio's exit crash.
+"""Session-wide dev server, per-test ids, and the guard against temporalio's exit crash.
 
-One time-skipping test server serves the whole session (its clock is global, so tests that use it
-run one at a time, as pytest does); each test gets a worker on a task queue of its own.
+Time-skipping tests start a test server of their own (``JobsTestEnvironment.start_time_skipping``,
+about 0.2 s): that server's clock is global, and any workflow that ends while one of its workflow
+tasks or activities is outstanding holds the clock still for the rest of the server's life
+(sdk-java #1138, #3088), so one leak would slow every later test to wall-clock speed. The dev
+server runs in real time and is shared; each test gets a worker on a task queue of its own.
 """
 
 from __future__ import annotations
@@ -14,19 +17,9 @@ from collections.abc import AsyncIterator
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from jobs.servers import dev_server_path, test_server_path
+from jobs.servers import dev_server_path
 
 _exit_status: int | None = None
-
-
-@pytest.fixture(scope="session")
-async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server, started from the installed binary."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=test_server_path()
-    )
-    yield env
-    await env.shutdown()
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict
-from temporalio.testing import WorkflowEnvironment
 
 from jobs import Continuous, Debounce, DurableJobs, ExecutionError, JobValidationError, every
 from jobs.context import ContinuousContext, DebounceExecuteContext
@@ -50,8 +49,8 @@ jobs = DurableJobs(readings=readings, exiting=exiting, interrupted=interrupted, 
 
 
 @pytest.fixture
-async def env(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[JobsTestEnvironment]:
-    async with await JobsTestEnvironment.attach(time_skipping_env, jobs) as jobs_env:
+async def env() -> AsyncIterator[JobsTestEnvironment]:
+    async with await JobsTestEnvironment.start_time_skipping(jobs) as jobs_env:
         yield jobs_env
 
 

@@ -8,7 +8,6 @@ import uuid
 import pytest
 from pydantic import BaseModel
 from temporalio.api.common.v1 import Payload
-from temporalio.testing import WorkflowEnvironment
 
 from jobs import Continuous, DurableJobs, JobsError, every
 from jobs.codec import AesGcmCodec
@@ -45,11 +44,9 @@ async def run_and_read_history(env: JobsTestEnvironment) -> bytes:
 
 
 @pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "aes-gcm"])
-async def test_codec_keeps_state_out_of_the_history(
-    time_skipping_env: WorkflowEnvironment, encrypted: bool
-) -> None:
+async def test_codec_keeps_state_out_of_the_history(encrypted: bool) -> None:
     codec = AesGcmCodec({"k1": KEY}, key_id="k1") if encrypted else None
-    async with await JobsTestEnvironment.attach(time_skipping_env, jobs, codec=codec) as env:
+    async with await JobsTestEnvironment.start_time_skipping(jobs, codec=codec) as env:
         raw = await run_and_read_history(env)
     # The plain run is the control: it proves the check would see the secret.
     assert (SECRET.encode() in raw) is not encrypted

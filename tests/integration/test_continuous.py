@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import BaseModel
-from temporalio.testing import WorkflowEnvironment
 
 from jobs import (
     Backoff,
@@ -97,10 +96,10 @@ jobs = DurableJobs(
 
 
 @pytest.fixture
-async def env(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[JobsTestEnvironment]:
+async def env() -> AsyncIterator[JobsTestEnvironment]:
     calls.clear()
     failures_left.clear()
-    async with await JobsTestEnvironment.attach(time_skipping_env, jobs) as jobs_env:
+    async with await JobsTestEnvironment.start_time_skipping(jobs) as jobs_env:
         yield jobs_env
 
 

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 
 import pytest
 from pydantic import BaseModel
-from temporalio.testing import WorkflowEnvironment
 
 from jobs import (
     Backoff,
@@ -96,12 +95,12 @@ jobs = DurableJobs(
 
 
 @pytest.fixture
-async def env(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[JobsTestEnvironment]:
+async def env() -> AsyncIterator[JobsTestEnvironment]:
     flushes.clear()
     reducer_saw.clear()
     failures_left.clear()
     release_slow_flush.clear()
-    async with await JobsTestEnvironment.attach(time_skipping_env, jobs) as jobs_env:
+    async with await JobsTestEnvironment.start_time_skipping(jobs) as jobs_env:
         yield jobs_env
 
 

@@ -6,7 +6,6 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from temporalio.testing import WorkflowEnvironment
 
 from examples import jobs
 from examples.order_processor import notifier
@@ -16,8 +15,8 @@ from jobs.testing import JobsTestEnvironment
 
 
 @pytest.fixture
-async def env(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[JobsTestEnvironment]:
-    async with await JobsTestEnvironment.attach(time_skipping_env, jobs) as jobs_env:
+async def env() -> AsyncIterator[JobsTestEnvironment]:
+    async with await JobsTestEnvironment.start_time_skipping(jobs) as jobs_env:
         yield jobs_env
 
 

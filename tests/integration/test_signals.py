@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 from pydantic import BaseModel
-from temporalio.testing import WorkflowEnvironment
 
 from jobs import Continuous, Debounce, DurableJobs, JobValidationError, Task, every
 from jobs.context import (
@@ -72,10 +71,10 @@ jobs = DurableJobs(batch=batch, machine=machine, ticker=ticker)
 
 
 @pytest.fixture
-async def env(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[JobsTestEnvironment]:
+async def env() -> AsyncIterator[JobsTestEnvironment]:
     delivered.clear()
     executes.clear()
-    async with await JobsTestEnvironment.attach(time_skipping_env, jobs) as jobs_env:
+    async with await JobsTestEnvironment.start_time_skipping(jobs) as jobs_env:
         yield jobs_env
 
 
@@ -144,6 +143,20 @@ async def test_invalid_input_is_refused_before_sending(env: JobsTestEnvironment,
         await env.client.continuous(ticker).trigger_nowait("")
     assert not await workflow_exists(env.temporal_client, f"debounce:batch:{uid}")
     assert not await workflow_exists(env.temporal_client, f"task:machine:{uid}")
+
+
+async def test_concurrent_first_add_nowait_calls_all_land(
+    env: JobsTestEnvironment, uid: str
+) -> None:
+    # Racing signal-with-starts of a new instance: one starts it, the others must signal it.
+    h = env.client.debounce(batch)
+    keys = [f"{uid}-{k}" for k in range(20)]
+    await asyncio.gather(
+        *(h.add_nowait(id=key, event=Item(producer=p)) for key in keys for p in range(10))
+    )
+    for key in keys:
+        status = await eventually(lambda k=key: h.status(k), lambda s: s.event_count == 10)
+        assert status.event_count == 10
 
 
 async def test_mixed_traffic_to_one_key_keeps_every_event_once_in_order(

@@ -9,7 +9,6 @@ from typing import Annotated, Literal
 
 import pytest
 from pydantic import BaseModel, Field
-from temporalio.testing import WorkflowEnvironment
 
 from jobs import Backoff, DurableJobs, ExecutionError, JobValidationError, RetryConfig, Task
 from jobs.context import TaskContext, TaskErrorContext, TaskEventContext, TaskIdleContext
@@ -141,9 +140,9 @@ jobs = DurableJobs(machine=machine, bare=bare, counting=counting)
 
 
 @pytest.fixture
-async def env(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[JobsTestEnvironment]:
+async def env() -> AsyncIterator[JobsTestEnvironment]:
     seen.clear()
-    async with await JobsTestEnvironment.attach(time_skipping_env, jobs) as jobs_env:
+    async with await JobsTestEnvironment.start_time_skipping(jobs) as jobs_env:
         yield jobs_env
 
 
