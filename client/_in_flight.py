@@ -3,25 +3,29 @@
 Temporal refuses an 11th concurrent update to one workflow (``RESOURCE_EXHAUSTED``), and the
 SDK's own retries do not save a burst of them. So a client lets at most
 ``MAX_UPDATES_IN_FLIGHT`` of its updates run per instance at once (the rest wait their turn, in
-order), and retries the refusal with a short backoff for bursts that come from several clients.
+order), and sends an update again, with a short backoff, when Temporal gave it back unrecorded:
+for bursts from several clients, around continue-as-new, and while a run refuses updates
+because it is continuing as new.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
-from temporalio.service import RPCError, RPCStatusCode
+from client._temporal_errors import is_refused_while_continuing, is_update_not_taken
 
 T = TypeVar("T")
 
 MAX_UPDATES_IN_FLIGHT = 8
 """Per instance and client: below Temporal's 10, leaving room for other clients."""
 
-_RETRIES = 12
+_BUSY_RETRIES = 12
+"""Tries of an update Temporal gives back unrecorded (about 6 s in all)."""
 
 
 class InFlightLimit:
@@ -45,13 +49,20 @@ class InFlightLimit:
                 del self._slots[key]
 
     async def call(self, key: str, make_call: Callable[[], Awaitable[T]]) -> T:
-        """Run ``make_call()`` in a slot, retrying Temporal's "too many updates" refusal."""
+        """Run ``make_call()`` in a slot, sending it again while it is refused for a moment.
+
+        A run that continues as new refuses updates only until its queued calls are handled,
+        so that refusal is sent again without limit, as the call would have waited in the queue.
+        """
         async with self.slot(key):
-            for attempt in range(_RETRIES):
+            busy = 0
+            for attempt in itertools.count():
                 try:
                     return await make_call()
-                except RPCError as err:
-                    if err.status != RPCStatusCode.RESOURCE_EXHAUSTED or attempt == _RETRIES - 1:
+                except Exception as err:
+                    if is_update_not_taken(err) and busy < _BUSY_RETRIES - 1:
+                        busy += 1
+                    elif not is_refused_while_continuing(err):
                         raise
                 await asyncio.sleep(min(0.05 * 2**attempt, 1.0) * (0.5 + random.random()))
         raise AssertionError("unreachable")

@@ -15,7 +15,28 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from jobs.errors import ExecutionError, JobsConnectionError
-from workflows.protocol import EXECUTION_ERROR_TYPE
+from workflows.protocol import CONTINUING_AS_NEW_ERROR_TYPE, EXECUTION_ERROR_TYPE
+
+
+def is_update_not_taken(err: BaseException) -> bool:
+    """True when Temporal gave an update back unrecorded, for reasons that pass.
+
+    ``RESOURCE_EXHAUSTED``: 10 updates are already in flight, or the run is closing.
+    ``FAILED_PRECONDITION``: the workflow task that carried it failed before accepting it, as
+    when a signal arrives while the run continues as new ("unexpected workflow task failure").
+    """
+    return isinstance(err, RPCError) and err.status in (
+        RPCStatusCode.RESOURCE_EXHAUSTED,
+        RPCStatusCode.FAILED_PRECONDITION,
+    )
+
+
+def is_refused_while_continuing(err: BaseException) -> bool:
+    """True when the run refused an update, unrecorded, because it is continuing as new."""
+    if isinstance(err, WorkflowUpdateFailedError):
+        cause = err.cause
+        return isinstance(cause, ApplicationError) and cause.type == CONTINUING_AS_NEW_ERROR_TYPE
+    return False
 
 
 def is_gone(err: BaseException) -> bool:
@@ -28,7 +49,10 @@ def is_gone(err: BaseException) -> bool:
         # An update whose workflow closed before it completed (Temporal terminate) fails with a
         # cause that is not ours.
         cause = err.cause
-        return not (isinstance(cause, ApplicationError) and cause.type == EXECUTION_ERROR_TYPE)
+        return not (
+            isinstance(cause, ApplicationError)
+            and cause.type in (EXECUTION_ERROR_TYPE, CONTINUING_AS_NEW_ERROR_TYPE)
+        )
     return False
 
 

@@ -6,10 +6,7 @@ from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from temporalio.client import WithStartWorkflowOperation
-from temporalio.common import WorkflowIDConflictPolicy
 
-from client._temporal_errors import translate
 from client.handle import JobHandle
 from client.results import ContinuousStatus, StartResult, StateResult, TriggerResult
 from jobs.definitions import Continuous
@@ -20,6 +17,7 @@ from workflows.continuous import ContinuousJobWorkflow
 from workflows.protocol.continuous import (
     ContinuousInput,
     ContinuousSpec,
+    ContinuousStartReply,
     ContinuousStatusView,
 )
 
@@ -49,22 +47,14 @@ class ContinuousHandle(JobHandle[Continuous[S]], Generic[S]):
         workflow_id = self.instance_id(id)
         state = self._validate(self._definition.state, input, what="input", id=id)
         token = self._new_token()
-        operation = WithStartWorkflowOperation(
+        reply = await self._update_with_start(
+            workflow_id,
             ContinuousJobWorkflow.run,
             ContinuousInput(spec=self._spec(), start_token=token, initial_state=state),
-            id=workflow_id,
-            task_queue=self._task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            "start",
+            token,
+            ContinuousStartReply,
         )
-        try:
-            reply = await self._in_flight.call(
-                workflow_id,
-                lambda: self._client.execute_update_with_start_workflow(
-                    ContinuousJobWorkflow.start, token, start_workflow_operation=operation
-                ),
-            )
-        except Exception as err:
-            raise translate(err, address=self._address) from err
         return StartResult(created=reply.created, instance_id=workflow_id, status=reply.status)
 
     async def trigger(self, id: str) -> TriggerResult:

@@ -5,10 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import WithStartWorkflowOperation
-from temporalio.common import WorkflowIDConflictPolicy
-
-from client._temporal_errors import translate
 from client.handle import JobHandle
 from client.results import AddResult, ClearResult, DebounceStatus, FlushResult, StateResult
 from jobs.definitions import Debounce
@@ -51,24 +47,14 @@ class DebounceHandle(JobHandle[Debounce[Any]]):
         workflow_id = self.instance_id(id)
         data = self._validate(self._definition.event, event, what="event", id=id)
         token = self._new_token()
-        operation = WithStartWorkflowOperation(
+        reply = await self._update_with_start(
+            workflow_id,
             DebounceJobWorkflow.run,
             DebounceInput(spec=self._spec(), start_token=token),
-            id=workflow_id,
-            task_queue=self._task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            "add",
+            AddRequest(event=data, start_token=token),
+            AddReply,
         )
-        try:
-            reply: AddReply = await self._in_flight.call(
-                workflow_id,
-                lambda: self._client.execute_update_with_start_workflow(
-                    DebounceJobWorkflow.add,
-                    AddRequest(event=data, start_token=token),
-                    start_workflow_operation=operation,
-                ),
-            )
-        except Exception as err:
-            raise translate(err, address=self._address) from err
         return AddResult(
             created=reply.created,
             instance_id=workflow_id,

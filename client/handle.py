@@ -14,8 +14,13 @@ from typing import Any, Generic, TypeVar
 from pydantic import ValidationError
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
-from temporalio.common import QueryRejectCondition
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+)
+from temporalio.common import QueryRejectCondition, WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -112,6 +117,38 @@ class JobHandle(Generic[D]):
         except Exception as err:
             if is_gone(err):
                 return None
+            raise translate(err, address=self._address) from err
+
+    async def _update_with_start(
+        self,
+        workflow_id: str,
+        run: Any,
+        input: Any,
+        update: str,
+        request: Any,
+        result_type: type[T],
+    ) -> T:
+        """Run ``update`` on the instance, starting it with ``input`` first if it is not running.
+
+        Each attempt gets a start operation of its own: Temporal's cannot be sent twice.
+        """
+        try:
+            return await self._in_flight.call(
+                workflow_id,
+                lambda: self._client.execute_update_with_start_workflow(
+                    update,
+                    request,
+                    start_workflow_operation=WithStartWorkflowOperation(
+                        run,
+                        input,
+                        id=workflow_id,
+                        task_queue=self._task_queue,
+                        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                    ),
+                    result_type=result_type,
+                ),
+            )
+        except Exception as err:
             raise translate(err, address=self._address) from err
 
     async def _update_unless_gone(

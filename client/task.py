@@ -6,10 +6,7 @@ from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from temporalio.client import WithStartWorkflowOperation
-from temporalio.common import WorkflowIDConflictPolicy
 
-from client._temporal_errors import translate
 from client.handle import JobHandle
 from client.results import SendResult, TaskStateResult, TaskStatus, TriggerResult
 from jobs.definitions import Task
@@ -53,25 +50,14 @@ class TaskHandle(JobHandle[Task[S]], Generic[S]):
         workflow_id = self.instance_id(id)
         data = self._validate(self._definition.event, event, what="event", id=id)
         token = self._new_token()
-        operation = WithStartWorkflowOperation(
+        reply = await self._update_with_start(
+            workflow_id,
             TaskJobWorkflow.run,
             TaskInput(spec=self._spec(), start_token=token),
-            id=workflow_id,
-            task_queue=self._task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            "send",
+            SendRequest(event=data, start_token=token),
+            SendReply,
         )
-        try:
-            reply: SendReply = await self._in_flight.call(
-                workflow_id,
-                lambda: self._client.execute_update_with_start_workflow(
-                    "send",
-                    SendRequest(event=data, start_token=token),
-                    start_workflow_operation=operation,
-                    result_type=SendReply,
-                ),
-            )
-        except Exception as err:
-            raise translate(err, address=self._address) from err
         return SendResult(
             created=reply.created, instance_id=workflow_id, scheduled_at=reply.scheduled_at
         )

@@ -31,7 +31,7 @@ class ContinuousJobWorkflow(EntityEngine):
 
     @workflow.init
     def __init__(self, input: ContinuousInput) -> None:
-        self._start_engine(kind="continuous", job_name=input.spec.job_name)
+        self._start_engine(kind="continuous", job_name=input.spec.job_name, pending=input.pending)
         self._spec = input.spec
         self._start_token = input.start_token
         if input.record is not None:
@@ -58,11 +58,19 @@ class ContinuousJobWorkflow(EntityEngine):
             status=self._status_name(),
         )
 
+    @start.validator
+    def _validate_start(self, start_token: str) -> None:
+        self._refuse_while_continuing()
+
     @workflow.update(name="trigger")
     async def trigger(self) -> bool:
         """Run ``execute`` now (after any run in progress) and wait for its first attempt."""
         result: bool = await self._submit("trigger")
         return result
+
+    @trigger.validator
+    def _validate_trigger(self) -> None:
+        self._refuse_while_continuing()
 
     @workflow.signal(name="trigger.nowait")
     def trigger_nowait(self) -> None:
@@ -108,7 +116,9 @@ class ContinuousJobWorkflow(EntityEngine):
         return False
 
     def _continue_as_new_input(self) -> ContinuousInput:
-        return ContinuousInput(spec=self._spec, record=self._record)
+        return ContinuousInput(
+            spec=self._spec, record=self._record, pending=self._pending_signals()
+        )
 
     # --- behaviour ------------------------------------------------------------------------
 

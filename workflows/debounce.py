@@ -41,7 +41,7 @@ class DebounceJobWorkflow(EntityEngine):
 
     @workflow.init
     def __init__(self, input: DebounceInput) -> None:
-        self._start_engine(kind="debounce", job_name=input.spec.job_name)
+        self._start_engine(kind="debounce", job_name=input.spec.job_name, pending=input.pending)
         self._spec = input.spec
         self._start_token = input.start_token
         self._record = input.record or DebounceRecord(user_id=self._user_id())
@@ -60,6 +60,10 @@ class DebounceJobWorkflow(EntityEngine):
     def add(self, request: AddRequest) -> AddReply:
         """Fold one event into the batch (or hold it behind a running flush)."""
         return self._add(request)
+
+    @add.validator
+    def _validate_add(self, request: AddRequest) -> None:
+        self._refuse_while_continuing()
 
     @workflow.signal(name="add.nowait")
     def add_nowait(self, request: AddRequest) -> None:
@@ -94,11 +98,19 @@ class DebounceJobWorkflow(EntityEngine):
         result: FlushReply = await self._submit("flush")
         return result
 
+    @flush.validator
+    def _validate_flush(self) -> None:
+        self._refuse_while_continuing()
+
     @workflow.update(name="clear")
     async def clear(self) -> ClearReply:
         """Drop the batch without ``execute``."""
         result: ClearReply = await self._submit("clear")
         return result
+
+    @clear.validator
+    def _validate_clear(self) -> None:
+        self._refuse_while_continuing()
 
     @workflow.query(name="status")
     def status(self) -> DebounceStatusView:
@@ -159,7 +171,7 @@ class DebounceJobWorkflow(EntityEngine):
         return FlushReply(flushed=False, event_count=0, reason="empty")
 
     def _continue_as_new_input(self) -> DebounceInput:
-        return DebounceInput(spec=self._spec, record=self._record)
+        return DebounceInput(spec=self._spec, record=self._record, pending=self._pending_signals())
 
     # --- behaviour ------------------------------------------------------------------------
 

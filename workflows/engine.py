@@ -34,7 +34,18 @@ with workflow.unsafe.imports_passed_through():
         HandlerOutcome,
     )
     from jobs.retry import RetryPlan
-    from workflows.protocol import EXECUTION_ERROR_TYPE, LastError
+    from workflows.protocol import (
+        CONTINUING_AS_NEW_ERROR_TYPE,
+        EXECUTION_ERROR_TYPE,
+        LastError,
+        PendingSignal,
+    )
+
+CARRY_SIGNALS_PATCH = "carry-pending-signals-over-continue-as-new"
+"""``workflow.patched`` id of continuing as new with signals still queued (carried over)."""
+
+MAX_CARRIED_BYTES = 512 * 1024
+"""The most signal payload carried to the next run; beyond it the run handles signals first."""
 
 INFRASTRUCTURE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -71,12 +82,16 @@ class EntityEngine:
     max_history_events = 10_000
     """Continue as new past this history length, well under Temporal's ~50,000 event limit."""
 
-    def _start_engine(self, *, kind: str, job_name: str) -> None:
+    def _start_engine(
+        self, *, kind: str, job_name: str, pending: list[PendingSignal] | None = None
+    ) -> None:
         self._kind = kind
         self._job_name = job_name
-        self._queue: deque[Message] = deque()
+        # Carried signals come first, as they arrived; the previous run already counted them.
+        self._queue: deque[Message] = deque(self._revive(signal) for signal in pending or [])
         self._messages_this_run = 0
         self._finished = False
+        self._continuing = False
 
     # --- what a kind provides -------------------------------------------------------------
 
@@ -105,10 +120,30 @@ class EntityEngine:
         raise NotImplementedError
 
     def _continue_as_new_input(self) -> Any:
-        """The argument of the next run: everything the instance needs to go on."""
+        """The argument of the next run: everything the instance needs to go on.
+
+        It includes :meth:`_pending_signals` as ``pending``.
+        """
         raise NotImplementedError
 
+    def _revive(self, signal: PendingSignal) -> Message:
+        """The queued message of a signal carried over from the previous run."""
+        return Message(signal.name, signal.payload, from_signal=True)
+
     # --- the engine -----------------------------------------------------------------------
+
+    def _pending_signals(self) -> list[PendingSignal]:
+        """The queued messages, all from signals once the run is ready to continue as new."""
+        return [PendingSignal(m.name, m.payload) for m in self._queue]
+
+    def _refuse_while_continuing(self) -> None:
+        """Update validator: a run that is about to continue as new takes no more updates.
+
+        The refusal is not recorded and the client sends the update again, so it reaches the
+        next run; this is what lets a run under constant traffic end (see ``_run_loop``).
+        """
+        if self._continuing:
+            raise _continuing_as_new()
 
     def _count_message(self) -> None:
         """Count a client call against this run's budget (Temporal allows 2,000 updates a run)."""
@@ -167,7 +202,11 @@ class EntityEngine:
     async def _run_loop(self) -> None:
         """Handle messages and alarms until the instance ends or continues as new."""
         while not self._finished:
-            if self._queue:
+            if self._continuing or (
+                self._should_continue_as_new() and workflow.patched(CARRY_SIGNALS_PATCH)
+            ):
+                await self._continue_as_new_carrying_signals()
+            elif self._queue:
                 await self._handle(self._queue.popleft())
             elif self._alarm_due():
                 await self._on_alarm()
@@ -179,6 +218,8 @@ class EntityEngine:
                 if not self._queue and self._should_end():
                     break
             elif self._should_continue_as_new():
+                # Before CARRY_SIGNALS_PATCH: continue only once the queue is empty. Under a
+                # steady stream of signals that could grow the history without bound.
                 # Let every handler that already has its reply return before moving on;
                 # a message that arrives meanwhile is handled first.
                 await workflow.wait_condition(
@@ -192,6 +233,31 @@ class EntityEngine:
             message = self._queue.popleft()
             message.result, message.done = self._reply_when_gone(message), True
         await workflow.wait_condition(workflow.all_handlers_finished)
+
+    async def _continue_as_new_carrying_signals(self) -> None:
+        """Continue as new now, carrying the queued signals over to the next run.
+
+        From here on updates are refused, and the queued ones (their handlers not run yet) are
+        answered with the same refusal: the client sends them again and the next run takes them,
+        after the carried signals that arrived before them. So no handler runs in this run any
+        more, except for signals beyond ``MAX_CARRIED_BYTES``, which are handled here first.
+        """
+        self._continuing = True
+        for message in self._queue:
+            if not message.from_signal:
+                message.error, message.done = _continuing_as_new(), True
+        self._queue = deque(m for m in self._queue if m.from_signal)
+        if self._carried_bytes() > MAX_CARRIED_BYTES:
+            await self._handle(self._queue.popleft())
+            return
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        # Signals that arrived meanwhile are queued and carried too, unless they are too many.
+        if self._carried_bytes() <= MAX_CARRIED_BYTES:
+            workflow.continue_as_new(self._continue_as_new_input())
+
+    def _carried_bytes(self) -> int:
+        converter = workflow.payload_converter()
+        return sum(converter.to_payloads([m.payload])[0].ByteSize() for m in self._queue)
 
     async def _handle(self, message: Message) -> None:
         try:
@@ -256,6 +322,15 @@ class EntityEngine:
             )
             message = cause.message if isinstance(cause, FailureError) else str(err)
             return HandlerOutcome(ok=False, error=HandlerError(error_type, message))
+
+
+def _continuing_as_new() -> ApplicationError:
+    """The refusal of an update by a run that is continuing as new; the client sends it again."""
+    return ApplicationError(
+        "this run is continuing as new; send the update again",
+        type=CONTINUING_AS_NEW_ERROR_TYPE,
+        non_retryable=True,
+    )
 
 
 def handler_error(err: ApplicationError) -> HandlerError:

@@ -17,7 +17,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.protocol import HandlerCall, HandlerOutcome
     from workflows.engine import EntityEngine, Message
-    from workflows.protocol import LastError
+    from workflows.protocol import LastError, PendingSignal
     from workflows.protocol.task import (
         SendReply,
         SendRequest,
@@ -34,7 +34,7 @@ class TaskJobWorkflow(EntityEngine):
 
     @workflow.init
     def __init__(self, input: TaskInput) -> None:
-        self._start_engine(kind="task", job_name=input.spec.job_name)
+        self._start_engine(kind="task", job_name=input.spec.job_name, pending=input.pending)
         self._spec = input.spec
         self._start_token = input.start_token
         self._record = input.record or TaskRecord(
@@ -54,11 +54,19 @@ class TaskJobWorkflow(EntityEngine):
         result: SendReply = await self._submit("send", request)
         return result
 
+    @send.validator
+    def _validate_send(self, request: SendRequest) -> None:
+        self._refuse_while_continuing()
+
     @workflow.update(name="trigger")
     async def trigger(self) -> bool:
         """Run ``execute`` now and wait; the pending alarm stays unless ``execute`` changes it."""
         result: bool = await self._submit("trigger")
         return result
+
+    @trigger.validator
+    def _validate_trigger(self) -> None:
+        self._refuse_while_continuing()
 
     @workflow.signal(name="send.nowait")
     def send_nowait(self, request: SendRequest) -> None:
@@ -116,8 +124,14 @@ class TaskJobWorkflow(EntityEngine):
             return False
         return SendReply(created=False, scheduled_at=None)
 
+    def _revive(self, signal: PendingSignal) -> Message:
+        if signal.name == "send":
+            # A carried SendRequest comes back as plain data; a signal has no start token.
+            return Message("send", SendRequest(event=signal.payload["event"]), from_signal=True)
+        return super()._revive(signal)
+
     def _continue_as_new_input(self) -> TaskInput:
-        return TaskInput(spec=self._spec, record=self._record)
+        return TaskInput(spec=self._spec, record=self._record, pending=self._pending_signals())
 
     # --- behaviour ------------------------------------------------------------------------
 

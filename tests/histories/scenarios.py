@@ -1,8 +1,10 @@
 """Scenarios whose workflow histories are kept in ``tests/histories/`` for replay tests.
 
 Each scenario drives one kind through its main paths (runs, retries, trigger, flushes, alarms,
-signals, terminate). ``python -m tests.histories.scenarios`` records them again (only do that
-on purpose: the point of the files is to hold what older code recorded). The replay test runs
+signals, terminate, continue-as-new with messages queued). ``python -m tests.histories.scenarios
+[name ...]`` records them again (only do that on purpose: the point of the files is to hold what
+older code recorded; ``debounce-pile-unpatched-1.json`` was recorded before
+``CARRY_SIGNALS_PATCH`` and must stay as it is). The replay test runs
 the current workflow code over every file: a change that would break running instances fails.
 """
 
@@ -103,6 +105,15 @@ async def on_error(error: Exception, ctx: TaskErrorContext[Count]) -> None:
     ctx.set_state(Count(n=-1))
 
 
+def total(ctx: DebounceEventContext[Hit, Count]) -> Count:
+    return Count(n=(ctx.state.n if ctx.state else 0) + ctx.event.n)
+
+
+async def refuse(ctx: DebounceExecuteContext[Count]) -> None:
+    """Always fails, so the pile's batch is never emptied and the instance lives on."""
+    raise ConnectionError("sink down")
+
+
 retry = RetryConfig(max_attempts=3, delay=Backoff.constant("5 seconds"), jitter=True)
 jobs = DurableJobs(
     ticker=Continuous(state=Count, schedule=every("1 minute"), execute=tick, retry=retry),
@@ -115,6 +126,7 @@ jobs = DurableJobs(
         max_events=5,
         retry=retry,
     ),
+    pile=Debounce(event=Hit, state=Count, on_event=total, execute=refuse, flush_after="1 hour"),
     machine=Task(
         state=Count,
         event=Hit,
@@ -181,14 +193,45 @@ async def task_scenario(env: JobsTestEnvironment) -> list[tuple[str, str]]:
     return [(workflow_id, first)]
 
 
+async def pile_scenario(env: JobsTestEnvironment) -> list[tuple[str, str]]:
+    """Past the 1,000 messages of a run with flushes still queued: continue-as-new with a queue."""
+    h = env.client.debounce("pile")
+    workflow_id = "debounce:pile:replay"
+    await h.add(id="replay", event=Hit(n=1))
+    first = await run_id(env, workflow_id)
+    limit = asyncio.Semaphore(50)
+
+    async def send(n: int) -> None:
+        async with limit:
+            if n % 100 == 95:
+                await h.flush_nowait("replay")
+            else:
+                await h.add_nowait(id="replay", event=Hit(n=1))
+
+    await asyncio.gather(*(send(n) for n in range(1_100)))
+    while (await run_id(env, workflow_id)) == first:
+        await env.sleep("1 second")
+    await env.sleep("1 second")
+    return [(workflow_id, first)]
+
+
+SCENARIOS = {
+    "continuous": continuous_scenario,
+    "debounce": debounce_scenario,
+    "task": task_scenario,
+    "debounce-pile": pile_scenario,
+}
+
+
 async def record() -> None:
     """Run every scenario on a fresh time-skipping server and write its history file."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=test_server_path()
     )
     async with await JobsTestEnvironment.attach(env, jobs, task_queue=TASK_QUEUE) as jobs_env:
-        for scenario in (continuous_scenario, debounce_scenario, task_scenario):
-            kind = scenario.__name__.removesuffix("_scenario")
+        scenarios = sys.argv[1:] or ["continuous", "debounce", "task"]
+        for kind in scenarios:
+            scenario = SCENARIOS[kind]
             for number, (workflow_id, run) in enumerate(await scenario(jobs_env), start=1):
                 handle = env.client.get_workflow_handle(workflow_id, run_id=run)
                 history = await handle.fetch_history()

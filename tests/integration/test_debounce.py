@@ -319,18 +319,3 @@ async def test_200_concurrent_adds_to_one_key(env: JobsTestEnvironment, uid: str
     assert state is not None and sorted(state.items) == list(range(200))
     assert (await h.flush(uid)).event_count == 200
     assert flushes[0].state == state
-
-
-async def test_5000_sequential_adds_cross_continue_as_new(
-    env: JobsTestEnvironment, uid: str
-) -> None:
-    h = env.client.debounce(big)
-    for n in range(5000):
-        await h.add(id=uid, event=Hit(n=n))
-    state = (await h.get_state(uid)).state
-    assert state is not None and state.items == list(range(5000)) and state.count == 5000
-    status = await h.status(uid)
-    assert status.event_count == 5000
-    description = await env.temporal_client.get_workflow_handle(f"debounce:big:{uid}").describe()
-    assert description.run_id != description.raw_description.workflow_execution_info.first_run_id
-    assert (await h.flush(uid)).event_count == 5000

@@ -6,13 +6,13 @@ shared by the client, the workflow and continue-as-new.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from jobs.retry import RetryPlan
 from jobs.schedules import Schedule
-from workflows.protocol import LastError
+from workflows.protocol import LastError, PendingSignal
 
 ContinuousStatusName = Literal["running", "stopped"]
 
@@ -54,6 +54,8 @@ class ContinuousInput:
     start_token: str = ""
     initial_state: Any = None
     record: ContinuousRecord | None = None
+    pending: list[PendingSignal] = field(default_factory=list)
+    """Signals the previous run received but did not handle, in arrival order."""
 
 
 @dataclass

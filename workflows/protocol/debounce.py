@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from jobs.context import FlushReason
 from jobs.retry import RetryPlan
-from workflows.protocol import LastError
+from workflows.protocol import LastError, PendingSignal
 
 DebounceStatusName = Literal["debouncing", "idle"]
 
@@ -59,6 +59,8 @@ class DebounceInput:
     spec: DebounceSpec
     start_token: str = ""
     record: DebounceRecord | None = None
+    pending: list[PendingSignal] = field(default_factory=list)
+    """Signals the previous run received but did not handle, in arrival order."""
 
 
 @dataclass

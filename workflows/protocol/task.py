@@ -6,12 +6,12 @@ shared by the client, the workflow and continue-as-new.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from jobs.retry import RetryPlan
-from workflows.protocol import LastError
+from workflows.protocol import LastError, PendingSignal
 
 TaskStatusName = Literal["active", "idle"]
 
@@ -53,6 +53,8 @@ class TaskInput:
     spec: TaskSpec
     start_token: str = ""
     record: TaskRecord | None = None
+    pending: list[PendingSignal] = field(default_factory=list)
+    """Signals the previous run received but did not handle, in arrival order."""
 
 
 @dataclass
