@@ -7,15 +7,16 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict
+from temporalio.client import WorkflowExecutionStatus
 
 from jobs import Continuous, Debounce, DurableJobs, ExecutionError, JobValidationError, every
-from jobs.context import ContinuousContext, DebounceExecuteContext
+from jobs.context import ContinuousContext, DebounceEventContext, DebounceExecuteContext
 from jobs.naming import MAX_USER_ID_LENGTH, check_user_id, instance_id
 from jobs.testing import JobsTestEnvironment
-from tests.integration.helpers import workflow_exists
+from tests.integration.helpers import eventually, workflow_exists
 
 
 class Reading(BaseModel):
@@ -41,11 +42,24 @@ async def hangs(ctx: ContinuousContext[Reading]) -> None:
     await asyncio.Event().wait()
 
 
+def wrong_type(ctx: DebounceEventContext[Reading, Reading]) -> Reading:
+    return {"value": "not a number"}  # type: ignore[return-value]
+
+
 readings = Debounce(event=Reading, execute=keep, flush_after="1 hour")
+misfolding = Debounce(
+    event=Reading, state=Reading, on_event=wrong_type, execute=keep, flush_after="1 hour"
+)
 exiting = Continuous(state=Reading, schedule=every("1 hour"), execute=exits)
 interrupted = Continuous(state=Reading, schedule=every("1 hour"), execute=interrupts)
 hanging = Continuous(state=Reading, schedule=every("1 hour"), execute=hangs, timeout="1 second")
-jobs = DurableJobs(readings=readings, exiting=exiting, interrupted=interrupted, hanging=hanging)
+jobs = DurableJobs(
+    readings=readings,
+    misfolding=misfolding,
+    exiting=exiting,
+    interrupted=interrupted,
+    hanging=hanging,
+)
 
 
 @pytest.fixture
@@ -99,6 +113,55 @@ async def test_bad_events_are_refused_before_anything_is_sent(
     with pytest.raises(JobValidationError, match=expected):
         await env.client.debounce(readings).add_nowait(id=key, event=event)
     assert not await workflow_exists(env.temporal_client, f"debounce:readings:{key}")
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=12,
+)
+events = st.one_of(
+    json_values,
+    st.fixed_dictionaries(
+        {"value": json_values}, optional={"note": json_values, "extra": json_values}
+    ),
+)
+
+
+async def test_any_event_is_either_a_valid_reading_or_refused_clearly(
+    env: JobsTestEnvironment,
+) -> None:
+    # Every call validates through the handle's one check, before anything is sent.
+    h = env.client.debounce(readings)
+
+    @settings(max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(event=events)
+    def check(event: object) -> None:
+        try:
+            data = h._validate(Reading, event, what="event", id="u1")
+        except JobValidationError as err:
+            assert "debounce job 'readings' id 'u1': invalid event" in str(err)
+            assert "expected Reading" in str(err) or "finite numbers" in str(err)
+        else:
+            assert Reading.model_validate(data) == Reading.model_validate(event)
+
+    check()
+
+
+async def test_a_reducer_returning_the_wrong_type_fails_the_add_and_changes_nothing(
+    env: JobsTestEnvironment,
+) -> None:
+    h = env.client.debounce(misfolding)
+    key = f"misfold-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(ExecutionError, match="on_event could not fold the event into Reading"):
+        await h.add(id=key, event=Reading(value=1))
+    # The instance the add started holds nothing, so it ends by itself; no failed workflow.
+    status = await eventually(lambda: h.status(key), lambda s: s.status == "not_found")
+    assert status.status == "not_found"
+    description = await env.temporal_client.get_workflow_handle(
+        f"debounce:misfolding:{key}"
+    ).describe()
+    assert description.status == WorkflowExecutionStatus.COMPLETED
 
 
 @pytest.mark.parametrize(
