@@ -224,16 +224,26 @@ def _report(call: HandlerCall, outcome: HandlerOutcome) -> None:
                 attempt=call.attempt,
                 duration_ms=outcome.duration_ms,
             )
+            if call.kind == "debounce":
+                emit(
+                    "debounce.flushed",
+                    **who,
+                    event_count=call.event_count,
+                    reason=call.flush_reason,
+                )
         return
     assert outcome.error is not None
+    error = f"{outcome.error.error_type}: {outcome.error.message}"
     emit(
         "job.failed",
         **who,
         handler=call.handler,
-        error=f"{outcome.error.error_type}: {outcome.error.message}",
+        error=error,
         attempt=call.attempt,
         will_retry=call.will_retry,
     )
+    if call.handler == "execute" and not call.will_retry:
+        emit("job.retry_exhausted", **who, attempt=call.attempt, error=error)
 
 
 async def run_user_handler(

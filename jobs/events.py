@@ -1,8 +1,9 @@
 """Lifecycle events of job instances (SPEC §8): Python logging plus registered sinks.
 
 Events come from the handler activity, where the work happened, so a replayed workflow step
-never emits again. So far: ``job.executed`` and ``job.failed``; the other events of SPEC §8
-belong to the operations work. ``jobs.http_sink.HttpEventSink`` posts them to an HTTP endpoint.
+never emits again. So far: ``job.executed``, ``job.failed``, ``job.retry_exhausted`` and
+``debounce.flushed``; the events of workflow steps (``job.started``, ``job.terminated``,
+``debounce.started``, ``task.scheduled``) belong to the operations work. ``jobs.http_sink.HttpEventSink`` posts them to an HTTP endpoint.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from jobs import (
     RetryConfig,
 )
 from jobs.context import DebounceEventContext, DebounceExecuteContext
+from jobs.events import JobEvent, add_event_sink, remove_event_sink
 from jobs.testing import JobsTestEnvironment
 from tests.integration.helpers import virtual_now, workflow_exists
 
@@ -319,3 +320,26 @@ async def test_200_concurrent_adds_to_one_key(env: JobsTestEnvironment, uid: str
     assert state is not None and sorted(state.items) == list(range(200))
     assert (await h.flush(uid)).event_count == 200
     assert flushes[0].state == state
+
+
+async def test_a_flush_emits_executed_then_flushed(env: JobsTestEnvironment, uid: str) -> None:
+    events: list[JobEvent] = []
+    add_event_sink(events.append)
+    try:
+        h = env.client.debounce(batcher)
+        await h.add(id=uid, event=Hit(n=1))
+        await h.add(id=uid, event=Hit(n=2))
+        await h.flush(uid)
+        await h.add(id=uid, event=Hit(n=3))
+        await env.sleep("6 seconds")
+    finally:
+        remove_event_sink(events.append)
+    mine = [
+        (e.name, e.fields.get("event_count"), e.fields.get("reason")) for e in events if e.id == uid
+    ]
+    assert mine == [
+        ("job.executed", None, None),
+        ("debounce.flushed", 2, "manual"),
+        ("job.executed", None, None),
+        ("debounce.flushed", 1, "flush_after"),
+    ]

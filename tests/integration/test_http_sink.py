@@ -106,7 +106,8 @@ async def test_job_events_reach_the_endpoint_in_batches_through_failures(
         remove_event_sink(sink)
         await sink.aclose()
     names = [e["name"] for e in endpoint.events()]
-    assert names == ["job.executed", "job.failed", "job.failed"]
+    exhausted = ["job.failed", "job.retry_exhausted"]  # one attempt allowed
+    assert names == ["job.executed", *exhausted, *exhausted]
     assert all(len(body["events"]) <= 2 for body in endpoint.bodies)
     first = endpoint.events()[0]
     assert (first["instance_id"], first["id"], first["job_kind"]) == (
@@ -115,7 +116,7 @@ async def test_job_events_reach_the_endpoint_in_batches_through_failures(
         "continuous",
     )
     assert endpoint.attempts == len(endpoint.bodies) + 2  # the two 500s were retried
-    assert (sink.sent, sink.dropped) == (3, 0)
+    assert (sink.sent, sink.dropped) == (5, 0)
 
 
 async def test_a_dead_endpoint_drops_events_and_never_fails_a_job(env: JobsTestEnvironment) -> None:
