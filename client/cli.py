@@ -1,0 +1,292 @@
+"""``durable-jobs``: the client API from a shell (issue 7).
+
+    durable-jobs --jobs examples:jobs status tokenRefresher user-1
+    echo '{"type": "x", "contactId": "c1", "data": {}}' | durable-jobs add webhookBatcher c1
+    durable-jobs --json list tokenRefresher
+
+Connection settings come from Temporal's environment configuration, like the worker's
+(``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``, TLS, profiles), with
+``--address``/``--namespace``/``--profile`` to override them. A command that fails prints one
+line saying why and exits non-zero: 1 for a refusal or failure reported by the jobs library, 2
+for bad usage (unknown job or kind, unreadable JSON).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, NoReturn
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+from client.jobs_client import DEFAULT_TASK_QUEUE, JobsClient
+from jobs.definitions import Continuous, Debounce, Task
+from jobs.errors import JobsError
+from jobs.registry import DurableJobs
+
+app = typer.Typer(
+    name="durable-jobs",
+    help="Start, inspect and steer durable jobs on Temporal.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+_out = Console()
+
+JobArg = Annotated[str, typer.Argument(help="The job's registered name.")]
+IdArg = Annotated[str, typer.Argument(help="The instance's user id.")]
+JsonArg = Annotated[
+    str | None, typer.Argument(help="JSON; '-' or nothing reads it from stdin.", show_default=False)
+]
+
+
+@dataclass
+class _Settings:
+    jobs: str
+    address: str | None
+    namespace: str | None
+    profile: str | None
+    task_queue: str
+    as_json: bool
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    jobs: Annotated[
+        str, typer.Option(help="The registry, as package.module:attribute.")
+    ] = "examples:jobs",
+    address: Annotated[str | None, typer.Option(help="host:port of Temporal.")] = None,
+    namespace: Annotated[str | None, typer.Option(help="Temporal namespace.")] = None,
+    profile: Annotated[str | None, typer.Option(help="Profile of Temporal's config file.")] = None,
+    task_queue: Annotated[str, typer.Option(help="The workers' task queue.")] = DEFAULT_TASK_QUEUE,
+    as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
+) -> None:
+    ctx.obj = _Settings(jobs, address, namespace, profile, task_queue, as_json)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    """Print ``message`` as one line (pydantic's errors span several) and exit with ``code``."""
+    print("error: " + " ".join(message.split()), file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def _registry(settings: _Settings) -> DurableJobs:
+    from worker import load_jobs
+
+    # Like `python worker.py` (and uvicorn, celery): the registry's module may live in the
+    # current directory, which a console script does not have on its path.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        return load_jobs(settings.jobs)
+    except (JobsError, ImportError) as err:
+        _fail(str(err), 2)
+
+
+def _kind_of(jobs: DurableJobs, name: str) -> str:
+    for registered, definition in jobs.items():
+        if registered == name:
+            if isinstance(definition, Continuous):
+                return "continuous"
+            if isinstance(definition, Debounce):
+                return "debounce"
+            if isinstance(definition, Task):
+                return "task"
+    known = ", ".join(sorted(jobs)) or "none"
+    _fail(f"no job {name!r} in the registry (known: {known})", 2)
+
+
+def _read_json(value: str | None, what: str) -> Any:
+    text = sys.stdin.read() if value in (None, "-") else value
+    try:
+        return json.loads(text or "")
+    except json.JSONDecodeError as err:
+        _fail(f"{what} is not JSON: {err}", 2)
+
+
+def _run(
+    ctx: typer.Context, job: str, kinds: set[str], call: Callable[[Any], Awaitable[Any]]
+) -> None:
+    """Connect, call ``call(handle)`` on the job's handle, print its result."""
+    settings: _Settings = ctx.obj
+    jobs = _registry(settings)
+    kind = _kind_of(jobs, job)
+    if kind not in kinds:
+        command = ctx.command.name
+        _fail(f"{command!r} is not a call of {kind} jobs ({job!r} is a {kind} job)", 2)
+
+    async def go() -> Any:
+        client = await JobsClient.connect(
+            jobs,
+            address=settings.address,
+            namespace=settings.namespace,
+            profile=settings.profile,
+            task_queue=settings.task_queue,
+        )
+        handle = getattr(client, kind)(job)
+        return await call(handle)
+
+    try:
+        result = asyncio.run(go())
+    except JobsError as err:
+        _fail(str(err), 1)
+    _print(result, settings.as_json)
+
+
+def _print(result: Any, as_json: bool) -> None:
+    data = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
+    if as_json:
+        print(json.dumps(data))
+        return
+    if not isinstance(data, dict):
+        _out.print(data)
+        return
+    table = Table(show_header=False, box=None)
+    for key, value in data.items():
+        table.add_row(key, json.dumps(value) if isinstance(value, (dict, list)) else str(value))
+    _out.print(table)
+
+
+@app.command()
+def status(ctx: typer.Context, job: JobArg, id: IdArg) -> None:
+    """The instance's status ('not_found' when it does not exist)."""
+    _run(ctx, job, {"continuous", "debounce", "task"}, lambda h: h.status(id))
+
+
+@app.command()
+def state(ctx: typer.Context, job: JobArg, id: IdArg) -> None:
+    """The instance's state."""
+    _run(ctx, job, {"continuous", "debounce", "task"}, lambda h: h.get_state(id))
+
+
+@app.command()
+def start(ctx: typer.Context, job: JobArg, id: IdArg, input: JsonArg = None) -> None:
+    """Start a Continuous instance with INPUT as its state (no change if it exists)."""
+    data = _read_json(input, "input")
+    _run(ctx, job, {"continuous"}, lambda h: h.start(id=id, input=data))
+
+
+@app.command()
+def trigger(ctx: typer.Context, job: JobArg, id: IdArg) -> None:
+    """Run 'execute' now (Continuous, Task)."""
+    _run(ctx, job, {"continuous", "task"}, lambda h: h.trigger(id))
+
+
+@app.command()
+def add(ctx: typer.Context, job: JobArg, id: IdArg, event: JsonArg = None) -> None:
+    """Add EVENT to a Debounce instance's batch."""
+    data = _read_json(event, "event")
+    _run(ctx, job, {"debounce"}, lambda h: h.add(id=id, event=data))
+
+
+@app.command()
+def send(ctx: typer.Context, job: JobArg, id: IdArg, event: JsonArg = None) -> None:
+    """Send EVENT to a Task instance."""
+    data = _read_json(event, "event")
+    _run(ctx, job, {"task"}, lambda h: h.send(id=id, event=data))
+
+
+@app.command()
+def flush(ctx: typer.Context, job: JobArg, id: IdArg) -> None:
+    """Flush a Debounce instance's batch now."""
+    _run(ctx, job, {"debounce"}, lambda h: h.flush(id))
+
+
+@app.command()
+def clear(ctx: typer.Context, job: JobArg, id: IdArg) -> None:
+    """Drop a Debounce instance's batch without 'execute'."""
+    _run(ctx, job, {"debounce"}, lambda h: h.clear(id))
+
+
+@app.command()
+def terminate(
+    ctx: typer.Context,
+    job: JobArg,
+    id: IdArg,
+    reason: Annotated[str | None, typer.Option(help="Recorded with the termination.")] = None,
+) -> None:
+    """Stop the instance at once and delete it."""
+    _run(ctx, job, {"continuous", "debounce", "task"}, lambda h: h.terminate(id, reason=reason))
+
+
+@app.command("list")
+def list_instances(
+    ctx: typer.Context,
+    job: JobArg,
+    running: Annotated[
+        bool, typer.Option("--running/--all", help="Only instances whose workflow runs.")
+    ] = True,
+) -> None:
+    """The job's instances, through Temporal visibility (the dev server or a cluster)."""
+    settings: _Settings = ctx.obj
+    jobs = _registry(settings)
+    prefix = f"{_kind_of(jobs, job)}:{job}:"
+    query = f'WorkflowId STARTS_WITH "{prefix}"'
+    if running:
+        query += ' AND ExecutionStatus = "Running"'
+
+    async def go() -> list[dict[str, str]]:
+        client = await JobsClient.connect(
+            jobs, address=settings.address, namespace=settings.namespace, profile=settings.profile
+        )
+        found: dict[str, dict[str, str]] = {}
+        async for execution in client.temporal_client.list_workflows(query):
+            # Continue-as-new leaves one closed run per earlier run: show each instance once.
+            found.setdefault(
+                execution.id,
+                {
+                    "id": execution.id.removeprefix(prefix),
+                    "instance_id": execution.id,
+                    "workflow_status": execution.status.name if execution.status else "",
+                },
+            )
+        return sorted(found.values(), key=lambda row: row["id"])
+
+    try:
+        rows = asyncio.run(go())
+    except JobsError as err:
+        _fail(str(err), 1)
+    if settings.as_json:
+        print(json.dumps(rows))
+        return
+    table = Table("id", "instance_id", "workflow_status")
+    for row in rows:
+        table.add_row(row["id"], row["instance_id"], row["workflow_status"])
+    _out.print(table)
+
+
+@app.command()
+def worker(
+    ctx: typer.Context,
+    dev: Annotated[bool, typer.Option(help="Start an embedded dev server first.")] = False,
+) -> None:
+    """Run a worker for the registry until Ctrl-C or SIGTERM (same as 'python worker.py')."""
+    import worker as worker_process
+
+    settings: _Settings = ctx.obj
+    # The worker process reads Temporal's environment configuration; the options override it.
+    for name, value in [
+        ("TEMPORAL_ADDRESS", settings.address),
+        ("TEMPORAL_NAMESPACE", settings.namespace),
+        ("TEMPORAL_PROFILE", settings.profile),
+    ]:
+        if value is not None:
+            os.environ[name] = value
+    argv = ["--jobs", settings.jobs, "--task-queue", settings.task_queue, *(["--dev"] * dev)]
+    raise typer.Exit(worker_process.main(argv))
+
+
+def main() -> None:
+    """The console script's entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
