@@ -21,6 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from jobs import Continuous, Debounce, DurableJobs, Task, every
 from jobs.context import ContinuousContext, DebounceExecuteContext, TaskEventContext
 from jobs.testing import JobsTestEnvironment
+from tests.integration.helpers import eventually
 
 CLI = str(Path(sys.executable).parent / "durable-jobs")
 
@@ -101,8 +102,13 @@ async def test_continuous_calls_from_a_shell(cli: Any) -> None:
     assert (await cli("--json", "state", "ticker", uid)).json()["state"] == {"n": 41}
     status = (await cli("--json", "status", "ticker", uid)).json()
     assert (status["status"], status["run_count"]) == ("running", 1)
-    listed = (await cli("--json", "list", "ticker")).json()
-    assert uid in [row["id"] for row in listed]
+    # Visibility is eventually consistent: poll it, with a deadline.
+    listed = await eventually(
+        lambda: cli("--json", "list", "ticker"),
+        lambda r: uid in [row["id"] for row in r.json()],
+        timeout=20,
+    )
+    assert uid in [row["id"] for row in listed.json()]
     table = await cli("status", "ticker", uid)  # the human form: a table of fields
     assert table.code == 0 and "run_count" in table.out
     terminated = await cli("--json", "terminate", "ticker", uid, "--reason", "from the shell")
