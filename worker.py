@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Replayer, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -104,11 +105,13 @@ async def run_worker(
     task_queue: str,
     dev: bool,
     then: Callable[[JobsClient], Coroutine[Any, Any, None]] | None = None,
+    metrics_port: int | None = None,
 ) -> None:
     """Run a worker until the process gets Ctrl-C or SIGTERM.
 
     ``then``, if given, runs once the worker is polling (the demo uses it) with a client for
-    ``jobs``; the worker keeps running after it returns.
+    ``jobs``; the worker keeps running after it returns. ``metrics_port`` serves Prometheus
+    metrics (Temporal's worker metrics and the jobs' own, see ``activities/metrics.py``).
     """
     from temporalio.testing import WorkflowEnvironment
 
@@ -119,6 +122,7 @@ async def run_worker(
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     environment = None
+    runtime = prometheus_runtime(metrics_port) if metrics_port is not None else None
     if dev:
         DEV_DATABASE.parent.mkdir(exist_ok=True)
         environment = await WorkflowEnvironment.start_local(
@@ -127,13 +131,17 @@ async def run_worker(
             port=DEV_SERVER_PORT,
             ui=True,
             ui_port=DEV_UI_PORT,
+            runtime=runtime,
         )
         temporal_client = environment.client
         log.info(
             "dev server on localhost:%s, web UI http://localhost:%s", DEV_SERVER_PORT, DEV_UI_PORT
         )
     else:
-        temporal_client = (await JobsClient.connect(jobs, task_queue=task_queue)).temporal_client
+        options: dict[str, Any] = {} if runtime is None else {"runtime": runtime}
+        temporal_client = (
+            await JobsClient.connect(jobs, task_queue=task_queue, **options)
+        ).temporal_client
     try:
         async with build_worker(temporal_client, jobs, task_queue=task_queue):
             log.info("worker for %s on task queue %r; Ctrl-C to stop", sorted(jobs), task_queue)
@@ -149,16 +157,31 @@ async def run_worker(
             await environment.shutdown()
 
 
+def prometheus_runtime(port: int, host: str = "0.0.0.0") -> Runtime:
+    """A Temporal runtime that serves its metrics for Prometheus on ``host:port``/metrics."""
+    return Runtime(
+        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"{host}:{port}"))
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """The process entry: parse arguments, run the worker, return the exit status."""
     parser = argparse.ArgumentParser(description="Run a durable jobs worker.")
     parser.add_argument("--jobs", default="examples:jobs", help="package.module:attribute")
     parser.add_argument("--task-queue", default=DEFAULT_TASK_QUEUE)
     parser.add_argument("--dev", action="store_true", help="start an embedded dev server")
+    parser.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
-        asyncio.run(run_worker(load_jobs(args.jobs), task_queue=args.task_queue, dev=args.dev))
+        asyncio.run(
+            run_worker(
+                load_jobs(args.jobs),
+                task_queue=args.task_queue,
+                dev=args.dev,
+                metrics_port=args.metrics_port,
+            )
+        )
     except JobsError as err:
         print(f"worker: {err}", file=sys.stderr)
         return 1

@@ -18,6 +18,7 @@ from typing import Any, cast
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import metrics
 from activities.protocol import (
     HEARTBEAT_TIMEOUT,
     RUN_HANDLER,
@@ -66,6 +67,7 @@ class HandlerActivities:
             heartbeats.cancel()
         outcome.duration_ms = round((time.monotonic() - started) * 1000)
         _report(call, outcome)
+        metrics.record(call, outcome)
         return outcome
 
     def _definition(self, call: HandlerCall) -> Any:

@@ -266,6 +266,9 @@ def list_instances(
 def worker(
     ctx: typer.Context,
     dev: Annotated[bool, typer.Option(help="Start an embedded dev server first.")] = False,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics on this port.")
+    ] = None,
 ) -> None:
     """Run a worker for the registry until Ctrl-C or SIGTERM (same as 'python worker.py')."""
     import worker as worker_process
@@ -280,6 +283,8 @@ def worker(
         if value is not None:
             os.environ[name] = value
     argv = ["--jobs", settings.jobs, "--task-queue", settings.task_queue, *(["--dev"] * dev)]
+    if metrics_port is not None:
+        argv += ["--metrics-port", str(metrics_port)]
     raise typer.Exit(worker_process.main(argv))
 
 
