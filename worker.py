@@ -31,7 +31,14 @@ from jobs.errors import JobsError
 from jobs.registry import DurableJobs, bind_task_queue
 from workflows import ALL_WORKFLOWS
 
-PASSED_THROUGH_MODULES = ("jobs", "activities", "workflows.protocol", "cronsim", "pydantic")
+PASSED_THROUGH_MODULES = (
+    "jobs",
+    "activities",
+    "workflows.protocol",
+    "cronsim",
+    "pydantic",
+    "opentelemetry",  # for Temporal's TracingInterceptor, when the tracing extra is installed
+)
 """Pure modules the workflow sandbox shares instead of re-importing for every workflow run.
 
 They hold no workflow code; sharing them makes creating an instance several times cheaper.

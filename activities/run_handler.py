@@ -18,7 +18,7 @@ from typing import Any, cast
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import metrics
+from activities import metrics, tracing
 from activities.protocol import (
     HEARTBEAT_TIMEOUT,
     RUN_HANDLER,
@@ -58,6 +58,7 @@ class HandlerActivities:
     @activity.defn(name=RUN_HANDLER)
     async def run_handler(self, call: HandlerCall) -> HandlerOutcome:
         """Run the handler ``call`` names and report what it did."""
+        tracing.annotate(call)
         definition = self._definition(call)
         started = time.monotonic()
         heartbeats = asyncio.create_task(_heartbeat_forever())
