@@ -289,8 +289,22 @@ def worker(
 
 
 def main() -> None:
-    """The console script's entry point."""
-    app()
+    """The console script's entry point.
+
+    It leaves with ``os._exit`` once the command is done: temporalio's bridge threads can abort
+    the interpreter at exit ("PyGILState_Release", sdk-python issue 300), which would turn a
+    successful command into a crash.
+    """
+    code = 0
+    try:
+        app()
+    except SystemExit as done:
+        if isinstance(done.code, str):
+            print(done.code, file=sys.stderr)
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
