@@ -54,7 +54,9 @@ def value(scrape: str, name: str, **labels: str) -> float:
     return total
 
 
-async def test_job_metrics_are_served_next_to_temporals(dev_env: WorkflowEnvironment) -> None:
+async def test_job_metrics_are_served_next_to_temporals(
+    dev_env: WorkflowEnvironment, uid: str
+) -> None:
     port, queue = free_port(), f"metrics-{uuid.uuid4().hex[:8]}"
     temporal_client = await Client.connect(
         dev_env.client.service_client.config.target_host,
@@ -63,13 +65,13 @@ async def test_job_metrics_are_served_next_to_temporals(dev_env: WorkflowEnviron
     client = JobsClient.from_client(temporal_client, jobs, task_queue=queue)
     async with build_worker(temporal_client, jobs, task_queue=queue):
         h = client.continuous(ticker)
-        await h.start(id="u1", input=Count())
-        await h.trigger("u1")
+        await h.start(id=uid, input=Count())
+        await h.trigger(uid)
         with pytest.raises(ExecutionError):  # the failed run the failure counter counts
-            await h.trigger("u1")
+            await h.trigger(uid)
         for n in range(3):
-            await client.debounce(batch).add(id="u1", event=Count(n=n))
-        await client.debounce(batch).flush("u1")
+            await client.debounce(batch).add(id=uid, event=Count(n=n))
+        await client.debounce(batch).flush(uid)
 
         async def scrape() -> str:
             async with httpx.AsyncClient() as http:

@@ -30,7 +30,7 @@ ticker = Continuous(state=Count, schedule=every("1 hour"), execute=count, start_
 jobs = DurableJobs(ticker=ticker)
 
 
-async def test_handler_spans_carry_the_job(dev_env: WorkflowEnvironment) -> None:
+async def test_handler_spans_carry_the_job(dev_env: WorkflowEnvironment, uid: str) -> None:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -41,8 +41,8 @@ async def test_handler_spans_carry_the_job(dev_env: WorkflowEnvironment) -> None
     queue = f"tracing-{uuid.uuid4().hex[:8]}"
     client = JobsClient.from_client(temporal_client, jobs, task_queue=queue)
     async with build_worker(temporal_client, jobs, task_queue=queue):
-        await client.continuous(ticker).start(id="u1", input=Count())
-        assert (await client.continuous(ticker).trigger("u1")).triggered
+        await client.continuous(ticker).start(id=uid, input=Count())
+        assert (await client.continuous(ticker).trigger(uid)).triggered
     spans = exporter.get_finished_spans()
     handler_spans = [s for s in spans if s.name == "RunActivity:durable_jobs.run_handler"]
     assert len(handler_spans) == 1
@@ -50,10 +50,10 @@ async def test_handler_spans_carry_the_job(dev_env: WorkflowEnvironment) -> None
     assert {k: attributes.get(k) for k in ("job.kind", "job.name", "job.id", "job.handler")} == {
         "job.kind": "continuous",
         "job.name": "ticker",
-        "job.id": "u1",
+        "job.id": uid,
         "job.handler": "execute",
     }
-    assert attributes["job.instance_id"] == "continuous:ticker:u1"
+    assert attributes["job.instance_id"] == f"continuous:ticker:{uid}"
     # The handler's span hangs under the workflow's StartActivity span, in the trace the
     # client's start call opened: one trace from the shell to the handler.
     (schedule,) = [s for s in spans if s.name == "StartActivity:durable_jobs.run_handler"]
