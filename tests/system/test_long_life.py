@@ -35,13 +35,16 @@ from jobs.context import (
 from jobs.testing import JobsTestEnvironment
 from tests.integration.helpers import eventually
 
-HISTORY_EVENTS_LIMIT = 2_000
+HISTORY_EVENTS_LIMIT = 5_000
 """Events per run before the server terminates it (a real cluster: 51,200)."""
 
 LOWERED_LIMITS = {
-    # A real cluster suggests continue-as-new at 4,096 events, a twelfth of its hard limit.
+    # A real cluster suggests continue-as-new at 4,096 events, a twelfth of its hard limit. The
+    # room between the suggestion and the limit must outlast a flood of signals: each one that
+    # arrives while the run's continue-as-new is in flight sends it round again (at 1,800
+    # events of room, a loaded CI machine once ran out).
     "limit.historyCount.error": HISTORY_EVENTS_LIMIT,
-    "limit.historyCount.warn": 1_600,
+    "limit.historyCount.warn": 4_000,
     "limit.historyCount.suggestContinueAsNew": 200,
     "history.maxTotalUpdates": 200,
 }
@@ -142,7 +145,7 @@ def assert_each_once_in_order(items: list[tuple[int, int]], producers: int, per:
 
 async def test_debounce_10000_adds_through_many_runs(env: JobsTestEnvironment) -> None:
     h = env.client.debounce(batch)
-    waiting, firing, per = 4, 4, 1_250  # 5,000 updates (25 runs' worth) and 5,000 signals
+    waiting, firing, per = 5, 3, 1_250  # 6,250 updates (31 runs' worth), 3,750 signals
 
     async def produce(producer: int) -> None:
         for seq in range(per):
@@ -155,13 +158,14 @@ async def test_debounce_10000_adds_through_many_runs(env: JobsTestEnvironment) -
     async with asyncio.TaskGroup() as producers:  # one failure stops them all
         for p in range(waiting + firing):
             producers.create_task(produce(p))
-    status = await eventually(lambda: h.status("long"), lambda s: s.event_count == 10_000)
-    assert status.event_count == 10_000
-    assert (await h.flush("long")).event_count == 10_000
+    total = (waiting + firing) * per
+    status = await eventually(lambda: h.status("long"), lambda s: s.event_count == total)
+    assert status.event_count == total
+    assert (await h.flush("long")).event_count == total
     assert delivered == [
-        Tally(count=10_000, last={p: per - 1 for p in range(waiting + firing)}, out_of_order=0)
+        Tally(count=total, last={p: per - 1 for p in range(waiting + firing)}, out_of_order=0)
     ]
-    assert await runs_of(env, "debounce:batch:long") >= 25
+    assert await runs_of(env, "debounce:batch:long") >= 6_250 // 200
 
 
 async def test_continuous_1000_runs_through_many_runs(env: JobsTestEnvironment) -> None:
