@@ -27,8 +27,8 @@ from rich.console import Console
 from rich.table import Table
 
 from client.jobs_client import DEFAULT_TASK_QUEUE, JobsClient
-from jobs.definitions import Continuous, Debounce, Task
 from jobs.errors import JobsError
+from jobs.naming import JobKind, instance_id
 from jobs.registry import DurableJobs
 
 app = typer.Typer(
@@ -90,17 +90,23 @@ def _registry(settings: _Settings) -> DurableJobs:
         _fail(str(err), 2)
 
 
-def _kind_of(jobs: DurableJobs, name: str) -> str:
-    for registered, definition in jobs.items():
-        if registered == name:
-            if isinstance(definition, Continuous):
-                return "continuous"
-            if isinstance(definition, Debounce):
-                return "debounce"
-            if isinstance(definition, Task):
-                return "task"
-    known = ", ".join(sorted(jobs)) or "none"
-    _fail(f"no job {name!r} in the registry (known: {known})", 2)
+def _kind_of(jobs: DurableJobs, name: str) -> JobKind:
+    definition = dict(jobs.items()).get(name)
+    if definition is None:
+        known = ", ".join(sorted(jobs)) or "none"
+        _fail(f"no job {name!r} in the registry (known: {known})", 2)
+    kind: JobKind = definition.kind
+    return kind
+
+
+async def _connect(settings: _Settings, jobs: DurableJobs) -> JobsClient:
+    return await JobsClient.connect(
+        jobs,
+        address=settings.address,
+        namespace=settings.namespace,
+        profile=settings.profile,
+        task_queue=settings.task_queue,
+    )
 
 
 def _read_json(value: str | None, what: str) -> Any:
@@ -123,13 +129,7 @@ def _run(
         _fail(f"{command!r} is not a call of {kind} jobs ({job!r} is a {kind} job)", 2)
 
     async def go() -> Any:
-        client = await JobsClient.connect(
-            jobs,
-            address=settings.address,
-            namespace=settings.namespace,
-            profile=settings.profile,
-            task_queue=settings.task_queue,
-        )
+        client = await _connect(settings, jobs)
         handle = getattr(client, kind)(job)
         return await call(handle)
 
@@ -227,15 +227,13 @@ def list_instances(
     """The job's instances, through Temporal visibility (the dev server or a cluster)."""
     settings: _Settings = ctx.obj
     jobs = _registry(settings)
-    prefix = f"{_kind_of(jobs, job)}:{job}:"
+    prefix = instance_id(_kind_of(jobs, job), job, "")
     query = f'WorkflowId STARTS_WITH "{prefix}"'
     if running:
         query += ' AND ExecutionStatus = "Running"'
 
     async def go() -> list[dict[str, str]]:
-        client = await JobsClient.connect(
-            jobs, address=settings.address, namespace=settings.namespace, profile=settings.profile
-        )
+        client = await _connect(settings, jobs)
         found: dict[str, dict[str, str]] = {}
         async for execution in client.temporal_client.list_workflows(query):
             # Continue-as-new leaves one closed run per earlier run: show each instance once.
