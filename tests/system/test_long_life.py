@@ -19,7 +19,7 @@ on the time-skipping server, where a handler round trip is twice as fast.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from pydantic import BaseModel
@@ -137,6 +137,27 @@ async def runs_of(env: JobsTestEnvironment, workflow_id: str) -> int:
     return runs
 
 
+async def mixed_traffic(
+    waiting_call: Callable[[Item], Awaitable[object]],
+    firing_call: Callable[[Item], Awaitable[object]],
+    *,
+    waiting: int,
+    firing: int,
+    per: int,
+) -> None:
+    """Producers ``0..waiting-1`` use the waiting call, the rest the fire-and-forget one; each
+    sends ``per`` items numbered in order, all producers at once. One failure stops them all."""
+
+    async def produce(producer: int) -> None:
+        call = waiting_call if producer < waiting else firing_call
+        for seq in range(per):
+            await call(Item(producer=producer, seq=seq))
+
+    async with asyncio.TaskGroup() as producers:
+        for p in range(waiting + firing):
+            producers.create_task(produce(p))
+
+
 def assert_each_once_in_order(items: list[tuple[int, int]], producers: int, per: int) -> None:
     assert len(items) == len(set(items)) == producers * per
     for producer in range(producers):
@@ -147,17 +168,13 @@ async def test_debounce_10000_adds_through_many_runs(env: JobsTestEnvironment) -
     h = env.client.debounce(batch)
     waiting, firing, per = 5, 3, 1_250  # 6,250 updates (31 runs' worth), 3,750 signals
 
-    async def produce(producer: int) -> None:
-        for seq in range(per):
-            item = Item(producer=producer, seq=seq)
-            if producer < waiting:
-                await h.add(id="long", event=item)
-            else:
-                await h.add_nowait(id="long", event=item)
-
-    async with asyncio.TaskGroup() as producers:  # one failure stops them all
-        for p in range(waiting + firing):
-            producers.create_task(produce(p))
+    await mixed_traffic(
+        lambda item: h.add(id="long", event=item),
+        lambda item: h.add_nowait(id="long", event=item),
+        waiting=waiting,
+        firing=firing,
+        per=per,
+    )
     total = (waiting + firing) * per
     status = await eventually(lambda: h.status("long"), lambda s: s.event_count == total)
     assert status.event_count == total
@@ -185,17 +202,13 @@ async def test_task_1000_events_through_many_runs(env: JobsTestEnvironment) -> N
     h = env.client.task(machine)
     waiting, firing, per = 1, 9, 100
 
-    async def produce(producer: int) -> None:
-        for seq in range(per):
-            item = Item(producer=producer, seq=seq)
-            if producer < waiting:
-                await h.send(id="long", event=item)
-            else:
-                await h.send_nowait(id="long", event=item)
-
-    async with asyncio.TaskGroup() as producers:  # one failure stops them all
-        for p in range(waiting + firing):
-            producers.create_task(produce(p))
+    await mixed_traffic(
+        lambda item: h.send(id="long", event=item),
+        lambda item: h.send_nowait(id="long", event=item),
+        waiting=waiting,
+        firing=firing,
+        per=per,
+    )
     status = await eventually(
         lambda: h.status("long"), lambda s: s.event_count == 1_000, timeout=180
     )
