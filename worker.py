@@ -25,7 +25,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Replayer, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities import HandlerActivities
+from activities import HandlerActivities, emit_step_events
 from client.jobs_client import DEFAULT_TASK_QUEUE, JobsClient
 from jobs.errors import JobsError
 from jobs.registry import DurableJobs, bind_task_queue
@@ -65,7 +65,7 @@ def build_worker(
         temporal_client,
         task_queue=task_queue,
         workflows=list(ALL_WORKFLOWS),
-        activities=[HandlerActivities(jobs).run_handler],
+        activities=[HandlerActivities(jobs).run_handler, emit_step_events],
         **options,
     )
 
@@ -122,7 +122,7 @@ async def run_worker(
     """
     from temporalio.testing import WorkflowEnvironment
 
-    from jobs.servers import dev_server_path
+    from jobs.servers import dev_server_path, dev_server_search_attribute_args
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -139,6 +139,7 @@ async def run_worker(
             ui=True,
             ui_port=DEV_UI_PORT,
             runtime=runtime,
+            dev_server_extra_args=dev_server_search_attribute_args(),
         )
         temporal_client = environment.client
         log.info(

@@ -6,12 +6,15 @@ import them cheaply. User state travels as JSON-ready data: the workflows never 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 RUN_HANDLER = "durable_jobs.run_handler"
 """The activity type name of the one handler-running activity."""
+
+EMIT_STEP_EVENTS = "durable_jobs.emit_step_events"
+"""The activity type name of the activity that emits the lifecycle events of workflow steps."""
 
 HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 """How soon a lost worker's handler is retried elsewhere, and a terminate reaches a handler."""
@@ -70,3 +73,23 @@ class HandlerOutcome:
     terminate_reason: str | None = None
     duration_ms: int = 0
     scheduled_at: datetime | None = None
+
+
+@dataclass
+class StepEvent:
+    """A lifecycle event of a workflow step (``job.started``, ``debounce.started``)."""
+
+    name: str
+    timestamp: datetime
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StepEvents:
+    """The events one instance's workflow steps produced, emitted once the steps are durable."""
+
+    kind: str
+    job_name: str
+    instance_id: str
+    user_id: str
+    events: list[StepEvent]

@@ -212,13 +212,23 @@ def _as_execution_error(call: HandlerCall) -> ExecutionError:
 
 def _report(call: HandlerCall, outcome: HandlerOutcome) -> None:
     """Emit the lifecycle event of one handler call (SPEC §8)."""
-    who = {
+    who: dict[str, Any] = {
         "instance_id": call.instance_id,
         "id": call.user_id,
         "job_kind": call.kind,
         "job_name": call.job_name,
     }
+    if outcome.terminated:
+        emit("job.terminated", **who, reason=outcome.terminate_reason)
     if outcome.ok:
+        if call.kind == "task" and outcome.scheduled_at not in (None, call.scheduled_at):
+            assert outcome.scheduled_at is not None
+            emit(
+                "task.scheduled",
+                **who,
+                scheduled_at=outcome.scheduled_at.isoformat(),
+                trigger=call.handler,
+            )
         if call.handler == "execute" and not outcome.terminated:
             emit(
                 "job.executed",

@@ -19,17 +19,30 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, get_args
 
 import typer
 from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
+from temporalio.service import RPCError
 
+from client._search_attributes import register_in, registered_in
 from client.jobs_client import DEFAULT_TASK_QUEUE, JobsClient
 from jobs.errors import JobsError
 from jobs.naming import JobKind, instance_id
 from jobs.registry import DurableJobs
+from workflows.protocol import JOB_STATUS, STATUS_MEMO
+from workflows.protocol.continuous import ContinuousStatusName
+from workflows.protocol.debounce import DebounceStatusName
+from workflows.protocol.task import TaskStatusName
+
+STATUSES: dict[JobKind, tuple[str, ...]] = {
+    "continuous": get_args(ContinuousStatusName),
+    "debounce": get_args(DebounceStatusName),
+    "task": get_args(TaskStatusName),
+}
+"""The statuses a running instance of each kind can have (``JobStatus``)."""
 
 app = typer.Typer(
     name="durable-jobs",
@@ -223,28 +236,45 @@ def list_instances(
     running: Annotated[
         bool, typer.Option("--running/--all", help="Only instances whose workflow runs.")
     ] = True,
+    status: Annotated[
+        str | None,
+        typer.Option(help="Only instances with this status (needs the job search attributes)."),
+    ] = None,
 ) -> None:
-    """The job's instances, through Temporal visibility (the dev server or a cluster)."""
+    """The job's instances and their status, through Temporal visibility."""
     settings: _Settings = ctx.obj
     jobs = _registry(settings)
-    prefix = instance_id(_kind_of(jobs, job), job, "")
+    kind = _kind_of(jobs, job)
+    prefix = instance_id(kind, job, "")
     query = f'WorkflowId STARTS_WITH "{prefix}"'
-    if running:
+    if running or status is not None:
         query += ' AND ExecutionStatus = "Running"'
+    if status is not None:
+        if status not in STATUSES[kind]:
+            _fail(f"--status {status!r}: a {kind} job's status is one of {STATUSES[kind]}", 2)
+        query += f' AND {JOB_STATUS.name} = "{status}"'
 
     async def go() -> list[dict[str, str]]:
         client = await _connect(settings, jobs)
+        if status is not None and not await registered_in(client.temporal_client):
+            raise JobsError(
+                f"--status needs the search attributes JobKind, JobName and JobStatus in "
+                f"namespace {client.temporal_client.namespace!r}; add them with "
+                "'durable-jobs search-attributes'"
+            )
         found: dict[str, dict[str, str]] = {}
         async for execution in client.temporal_client.list_workflows(query):
             # Continue-as-new leaves one closed run per earlier run: show each instance once.
-            found.setdefault(
-                execution.id,
-                {
-                    "id": execution.id.removeprefix(prefix),
-                    "instance_id": execution.id,
-                    "workflow_status": execution.status.name if execution.status else "",
-                },
-            )
+            if execution.id in found:
+                continue
+            summary = (await execution.memo()).get(STATUS_MEMO) or {}
+            workflow_status = execution.status.name if execution.status else ""
+            found[execution.id] = {
+                "id": execution.id.removeprefix(prefix),
+                "instance_id": execution.id,
+                "status": summary.get("status", "") if workflow_status == "RUNNING" else "",
+                "workflow_status": workflow_status,
+            }
         return sorted(found.values(), key=lambda row: row["id"])
 
     try:
@@ -254,10 +284,31 @@ def list_instances(
     if settings.as_json:
         print(json.dumps(rows))
         return
-    table = Table("id", "instance_id", "workflow_status")
+    table = Table("id", "status", "workflow_status", "instance_id")
     for row in rows:
-        table.add_row(row["id"], row["instance_id"], row["workflow_status"])
+        table.add_row(row["id"], row["status"], row["workflow_status"], row["instance_id"])
     _out.print(table)
+
+
+@app.command("search-attributes")
+def search_attributes(ctx: typer.Context) -> None:
+    """Add the search attributes JobKind, JobName and JobStatus to the namespace (once)."""
+    settings: _Settings = ctx.obj
+
+    async def go() -> str:
+        client = await _connect(settings, DurableJobs())
+        await register_in(client.temporal_client)
+        return client.temporal_client.namespace
+
+    try:
+        namespace = asyncio.run(go())
+    except JobsError as err:
+        _fail(str(err), 1)
+    except RPCError as err:
+        _fail(f"cannot add search attributes: {err.message}", 1)
+    _print(
+        {"namespace": namespace, "search_attributes": "JobKind JobName JobStatus"}, settings.as_json
+    )
 
 
 @app.command()

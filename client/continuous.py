@@ -28,6 +28,7 @@ class ContinuousHandle(JobHandle[Continuous[S]], Generic[S]):
     """The client calls of one Continuous job; typed by its state model ``S``."""
 
     kind = "continuous"
+    initial_status = "running"
 
     def _spec(self) -> ContinuousSpec:
         definition = self._definition
@@ -74,10 +75,7 @@ class ContinuousHandle(JobHandle[Continuous[S]], Generic[S]):
 
     async def status(self, id: str) -> ContinuousStatus:
         """``running``, ``stopped`` or ``not_found``, with run count, next run and last error."""
-        view = await self._query_open(self.instance_id(id), "status", ContinuousStatusView)
-        if view is None:
-            return ContinuousStatus(status="not_found")
-        return ContinuousStatus.model_validate(view, from_attributes=True)
+        return await self._status(id, ContinuousStatusView, ContinuousStatus)
 
     async def get_state(self, id: str) -> StateResult[S]:
         """The typed state, or ``state=None`` when the instance does not exist."""

@@ -27,6 +27,7 @@ class DebounceHandle(JobHandle[Debounce[Any]]):
     """The client calls of one Debounce job."""
 
     kind = "debounce"
+    initial_status = "debouncing"
 
     def _spec(self) -> DebounceSpec:
         definition = self._definition
@@ -102,10 +103,7 @@ class DebounceHandle(JobHandle[Debounce[Any]]):
 
     async def status(self, id: str) -> DebounceStatus:
         """``debouncing`` (events waiting), ``idle`` or ``not_found``."""
-        view = await self._query_open(self.instance_id(id), "status", DebounceStatusView)
-        if view is None:
-            return DebounceStatus(status="not_found")
-        return DebounceStatus.model_validate(view, from_attributes=True)
+        return await self._status(id, DebounceStatusView, DebounceStatus)
 
     async def get_state(self, id: str) -> StateResult[Any]:
         """The folded state of the pending batch, or ``None`` when the instance does not exist."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
@@ -20,16 +21,23 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowHandle,
 )
-from temporalio.common import QueryRejectCondition, WorkflowIDConflictPolicy
+from temporalio.common import (
+    QueryRejectCondition,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from client._in_flight import InFlightLimit
+from client._search_attributes import JobSearchAttributes
 from client._temporal_errors import is_gone, translate
-from client.results import TerminateResult
-from jobs.errors import JobValidationError
+from client.results import StatusResult, TerminateResult
+from jobs.errors import JobValidationError, WorkerUnavailableError
+from jobs.events import emit
 from jobs.models import to_data, type_name
 from jobs.naming import JobKind, check_user_id, instance_id
+from workflows.protocol import STATUS_AS_OF_MEMO, STATUS_MEMO
 
 MAX_PAYLOAD_BYTES = 1_900_000
 """The largest input or event accepted: under Temporal's 2 MB payload limit, with room for
@@ -40,12 +48,15 @@ SIGNAL_WITH_START_ATTEMPTS = 5
 
 D = TypeVar("D")
 T = TypeVar("T")
+R = TypeVar("R", bound=StatusResult)
 
 
 class JobHandle(Generic[D]):
     """Base of the per-kind handles: one job (a name and its definition) on one Temporal client."""
 
     kind: JobKind
+    initial_status: str
+    """The status a new instance starts with, for the ``JobStatus`` search attribute."""
 
     def __init__(
         self,
@@ -56,8 +67,12 @@ class JobHandle(Generic[D]):
         definition: D,
         address: str,
         in_flight: InFlightLimit,
+        search_attributes: JobSearchAttributes,
+        worker_patience: timedelta,
     ) -> None:
         self._in_flight = in_flight
+        self._search_attributes = search_attributes
+        self._worker_patience = worker_patience
         self._client = temporal_client
         self._task_queue = task_queue
         self._name = name
@@ -109,15 +124,71 @@ class JobHandle(Generic[D]):
         return self._client.get_workflow_handle(workflow_id)
 
     async def _query_open(self, workflow_id: str, query: str, result_type: Any) -> Any:
-        """The query's answer, or ``None`` when the instance's workflow is not running."""
+        """The query's answer, or ``None`` when the instance's workflow is not running.
+
+        Raises :class:`WorkerUnavailableError` when no worker answers within the client's
+        ``worker_patience``: without one, Temporal holds a query until its RPC times out.
+        """
         try:
-            return await self._handle(workflow_id).query(
-                query, result_type=result_type, reject_condition=QueryRejectCondition.NOT_OPEN
+            return await asyncio.wait_for(
+                self._handle(workflow_id).query(
+                    query, result_type=result_type, reject_condition=QueryRejectCondition.NOT_OPEN
+                ),
+                self._worker_patience.total_seconds(),
+            )
+        except TimeoutError:
+            raise WorkerUnavailableError(
+                f"{self.kind} job {self._name!r} instance {workflow_id!r}: {query!r} needs a "
+                f"worker polling task queue {self._task_queue!r}, and none answered within "
+                f"{self._worker_patience.total_seconds():g} s"
+            ) from None
+        except Exception as err:
+            if is_gone(err):
+                return None
+            raise translate(err, address=self._address) from err
+
+    async def _status(self, id: str, view_type: type[Any], result_type: type[R]) -> R:
+        """``status``: the workflow's answer, its memo summary without a worker, or not found."""
+        found = await self._status_view(self.instance_id(id), view_type)
+        if found is None:
+            return result_type.model_validate({"status": "not_found"})
+        view, as_of = found
+        result = result_type.model_validate(view, from_attributes=True)
+        return result.model_copy(update={"as_of": as_of})
+
+    async def _status_view(
+        self, workflow_id: str, view_type: type[T]
+    ) -> tuple[T, datetime | None] | None:
+        """The ``status`` query's answer and ``None``; ``None`` when the instance does not exist.
+
+        With no worker answering, the summary the workflow keeps in its memo and the time it was
+        written instead (see ``StatusResult.as_of``).
+        """
+        try:
+            view: T | None = await self._query_open(workflow_id, "status", view_type)
+        except WorkerUnavailableError as no_worker:
+            return await self._status_from_memo(workflow_id, view_type, no_worker)
+        return None if view is None else (view, None)
+
+    async def _status_from_memo(
+        self, workflow_id: str, view_type: type[T], no_worker: WorkerUnavailableError
+    ) -> tuple[T, datetime | None] | None:
+        try:
+            description = await self._handle(workflow_id).describe()
+            if description.status != WorkflowExecutionStatus.RUNNING:
+                return None
+            view: T | None = await description.memo_value(STATUS_MEMO, None, type_hint=view_type)
+            as_of: datetime | None = await description.memo_value(
+                STATUS_AS_OF_MEMO, None, type_hint=datetime
             )
         except Exception as err:
             if is_gone(err):
                 return None
             raise translate(err, address=self._address) from err
+        if view is None:
+            # Started by a version without the summary, or its first workflow task never ran.
+            raise no_worker
+        return view, as_of
 
     async def _update_with_start(
         self,
@@ -132,6 +203,7 @@ class JobHandle(Generic[D]):
 
         Each attempt gets a start operation of its own: Temporal's cannot be sent twice.
         """
+        search_attributes = await self._start_search_attributes()
         try:
             return await self._in_flight.call(
                 workflow_id,
@@ -144,6 +216,7 @@ class JobHandle(Generic[D]):
                         id=workflow_id,
                         task_queue=self._task_queue,
                         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                        search_attributes=search_attributes,
                     ),
                     result_type=result_type,
                 ),
@@ -185,6 +258,7 @@ class JobHandle(Generic[D]):
         concurrent call started the instance between the server's check and its start (seen on
         the time-skipping server under load); the next attempt finds it running and signals it.
         """
+        search_attributes = await self._start_search_attributes()
         for attempt in range(1, SIGNAL_WITH_START_ATTEMPTS + 1):
             try:
                 await self._client.start_workflow(
@@ -192,6 +266,7 @@ class JobHandle(Generic[D]):
                     input,
                     id=workflow_id,
                     task_queue=self._task_queue,
+                    search_attributes=search_attributes,
                     start_signal=signal,
                     start_signal_args=[payload],
                 )
@@ -210,6 +285,7 @@ class JobHandle(Generic[D]):
         the running workflow is terminated and its history, state included, deleted in one step.
         Elsewhere (the time-skipping test server) Temporal's terminate ends it and the closed
         run stays in the server's history; through this client it reads as ``not_found``.
+        Emits ``job.terminated`` in this process.
         """
         handle = self._handle(self.instance_id(id))
         try:
@@ -222,6 +298,15 @@ class JobHandle(Generic[D]):
             if is_gone(err):
                 return TerminateResult(terminated=False, reason="not_found")
             raise translate(err, address=self._address) from err
+        # The workflow cannot report its own end: the event comes from here, once it is done.
+        emit(
+            "job.terminated",
+            instance_id=handle.id,
+            id=id,
+            job_kind=self.kind,
+            job_name=self._name,
+            reason=reason,
+        )
         return TerminateResult(terminated=True, reason=reason)
 
     async def _delete(self, workflow_id: str, run_id: str) -> bool:
@@ -237,6 +322,9 @@ class JobHandle(Generic[D]):
                 return False
             raise
         return True
+
+    async def _start_search_attributes(self) -> TypedSearchAttributes:
+        return await self._search_attributes.for_start(self.kind, self._name, self.initial_status)
 
     @staticmethod
     def _new_token() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 from typing import Any, TypeVar, overload
 
 from pydantic import BaseModel
@@ -11,6 +12,7 @@ from temporalio.converter import DataConverter, PayloadCodec
 from temporalio.envconfig import ClientConfig
 
 from client._in_flight import InFlightLimit
+from client._search_attributes import JobSearchAttributes
 from client.continuous import ContinuousHandle
 from client.debounce import DebounceHandle
 from client.handle import JobHandle
@@ -28,16 +30,27 @@ DEFAULT_TASK_QUEUE = "durable-jobs"
 DEFAULT_ADDRESS = "localhost:7233"
 """Where Temporal is looked for when the environment names no address."""
 
+DEFAULT_WORKER_PATIENCE = timedelta(seconds=5)
+"""How long a query waits for a worker before ``status`` answers from the memo summary."""
+
 
 class JobsClient:
     """Typed access to the job instances of a :class:`~jobs.DurableJobs` registry."""
 
-    def __init__(self, temporal_client: Client, jobs: DurableJobs, task_queue: str) -> None:
+    def __init__(
+        self,
+        temporal_client: Client,
+        jobs: DurableJobs,
+        task_queue: str,
+        worker_patience: timedelta = DEFAULT_WORKER_PATIENCE,
+    ) -> None:
         self._client = temporal_client
         self._jobs = jobs
         self._task_queue = task_queue
+        self._worker_patience = worker_patience
         self._address = temporal_client.service_client.config.target_host
         self._in_flight = InFlightLimit()
+        self._search_attributes = JobSearchAttributes(temporal_client)
 
     @classmethod
     async def connect(
@@ -49,6 +62,7 @@ class JobsClient:
         task_queue: str = DEFAULT_TASK_QUEUE,
         profile: str | None = None,
         codec: PayloadCodec | None = None,
+        worker_patience: timedelta = DEFAULT_WORKER_PATIENCE,
         **connect_options: Any,
     ) -> JobsClient:
         """Connect to Temporal and return a client for ``jobs``.
@@ -57,7 +71,9 @@ class JobsClient:
         ``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``, TLS, profiles); arguments override them;
         the default address is ``localhost:7233``. ``codec`` (e.g. ``jobs.codec.AesGcmCodec``)
         encodes every payload, so state and events are not readable in Temporal; a worker
-        built from this client's ``temporal_client`` uses it too. Raises
+        built from this client's ``temporal_client`` uses it too. ``worker_patience`` is how
+        long a query waits for a worker: then ``status`` answers from the memo summary and
+        ``get_state`` raises :class:`WorkerUnavailableError`. Raises
         :class:`JobsConnectionError`.
         """
         config: dict[str, Any] = dict(ClientConfig.load_client_connect_config(profile=profile))
@@ -75,14 +91,19 @@ class JobsClient:
             temporal_client = await Client.connect(**config)
         except RuntimeError as err:
             raise JobsConnectionError(config["target_host"], str(err)) from err
-        return cls(temporal_client, jobs, task_queue)
+        return cls(temporal_client, jobs, task_queue, worker_patience)
 
     @classmethod
     def from_client(
-        cls, temporal_client: Client, jobs: DurableJobs, *, task_queue: str = DEFAULT_TASK_QUEUE
+        cls,
+        temporal_client: Client,
+        jobs: DurableJobs,
+        *,
+        task_queue: str = DEFAULT_TASK_QUEUE,
+        worker_patience: timedelta = DEFAULT_WORKER_PATIENCE,
     ) -> JobsClient:
         """A client for ``jobs`` on an existing ``temporalio`` client."""
-        return cls(temporal_client, jobs, task_queue)
+        return cls(temporal_client, jobs, task_queue, worker_patience)
 
     @property
     def temporal_client(self) -> Client:
@@ -132,4 +153,6 @@ class JobsClient:
             definition=definition,
             address=self._address,
             in_flight=self._in_flight,
+            search_attributes=self._search_attributes,
+            worker_patience=self._worker_patience,
         )

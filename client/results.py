@@ -19,6 +19,17 @@ class Result(BaseModel):
     model_config = ConfigDict(frozen=True, alias_generator=to_camel, populate_by_name=True)
 
 
+class StatusResult(Result):
+    """Base of the ``status`` results.
+
+    ``as_of`` is ``None`` when a worker answered, live. When no worker answered in time the
+    answer is the summary the instance's workflow last wrote to its memo, and ``as_of`` is when
+    it wrote it: exact as of then, but calls waiting for a worker since are not in it.
+    """
+
+    as_of: AwareDatetime | None = None
+
+
 class LastErrorInfo(Result):
     """The most recent handler failure: type, message, which attempt and when."""
 
@@ -83,7 +94,7 @@ class ClearResult(Result):
     discarded_events: int
 
 
-class DebounceStatus(Result):
+class DebounceStatus(StatusResult):
     """``status`` of a Debounce instance (SPEC §5.2)."""
 
     status: Literal["debouncing", "idle", "not_found"]
@@ -101,7 +112,7 @@ class SendResult(Result):
     scheduled_at: AwareDatetime | None
 
 
-class TaskStatus(Result):
+class TaskStatus(StatusResult):
     """``status`` of a Task instance (SPEC §5.3)."""
 
     status: Literal["active", "idle", "not_found"]
@@ -119,7 +130,7 @@ class TaskStateResult(Result, Generic[S]):
     scheduled_at: AwareDatetime | None
 
 
-class ContinuousStatus(Result):
+class ContinuousStatus(StatusResult):
     """``status`` of a Continuous instance (SPEC §5.1)."""
 
     status: Literal["running", "stopped", "not_found"]

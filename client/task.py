@@ -30,6 +30,7 @@ class TaskHandle(JobHandle[Task[S]], Generic[S]):
     """The client calls of one Task job; typed by its state model ``S``."""
 
     kind = "task"
+    initial_status = "idle"
 
     def _spec(self) -> TaskSpec:
         definition = self._definition
@@ -93,10 +94,7 @@ class TaskHandle(JobHandle[Task[S]], Generic[S]):
 
     async def status(self, id: str) -> TaskStatus:
         """``active`` (an alarm is pending), ``idle`` or ``not_found``, with counters."""
-        view = await self._query_open(self.instance_id(id), "status", TaskStatusView)
-        if view is None:
-            return TaskStatus(status="not_found")
-        return TaskStatus.model_validate(view, from_attributes=True)
+        return await self._status(id, TaskStatusView, TaskStatus)
 
     async def get_state(self, id: str) -> TaskStateResult[S]:
         """The typed state and the pending alarm; ``state=None`` when not found."""

@@ -13,6 +13,7 @@ from jobs.errors import (
     JobsConnectionError,
     JobsError,
     JobValidationError,
+    WorkerUnavailableError,
 )
 from jobs.registry import DurableJobs
 from jobs.retry import Backoff, RetryConfig
@@ -36,6 +37,7 @@ __all__ = [
     "RetryConfig",
     "Schedule",
     "Task",
+    "WorkerUnavailableError",
     "cron",
     "every",
     "parse_duration",

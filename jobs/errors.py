@@ -60,3 +60,8 @@ class JobsConnectionError(JobsError):
     def __init__(self, address: str, reason: str) -> None:
         self.address = address
         super().__init__(f"cannot reach Temporal at {address}: {reason}")
+
+
+class WorkerUnavailableError(JobsError):
+    """A call that needs a worker got no answer: no worker polls the job's task queue, or none
+    answered in time."""

@@ -1,9 +1,13 @@
 """Lifecycle events of job instances (SPEC §8): Python logging plus registered sinks.
 
-Events come from the handler activity, where the work happened, so a replayed workflow step
-never emits again. So far: ``job.executed``, ``job.failed``, ``job.retry_exhausted`` and
-``debounce.flushed``; the events of workflow steps (``job.started``, ``job.terminated``,
-``debounce.started``, ``task.scheduled``) belong to the operations work. ``jobs.http_sink.HttpEventSink`` posts them to an HTTP endpoint.
+Events come from activities, never from workflow code, so a replayed workflow step never emits
+again. The handler activity emits what a handler did (``job.executed``, ``job.failed``,
+``job.retry_exhausted``, ``debounce.flushed``, ``task.scheduled``, and ``job.terminated`` by
+``ctx.terminate()``); the workflow hands the events of its own steps (``job.started``,
+``debounce.started``) to a small activity once those steps are durable; a client's
+``terminate`` emits ``job.terminated`` in the client's process once Temporal has done it.
+Activities are at least once, so a worker lost mid-activity can repeat an event.
+``jobs.http_sink.HttpEventSink`` posts them to an HTTP endpoint.
 """
 
 from __future__ import annotations
@@ -48,16 +52,26 @@ def remove_event_sink(sink: EventSink) -> None:
 
 
 def emit(
-    name: str, *, instance_id: str, id: str, job_kind: str, job_name: str, **fields: Any
+    name: str,
+    *,
+    instance_id: str,
+    id: str,
+    job_kind: str,
+    job_name: str,
+    at: datetime | None = None,
+    **fields: Any,
 ) -> JobEvent:
-    """Log ``name`` for the instance and hand it to every sink; a failing sink is logged only."""
+    """Log ``name`` for the instance and hand it to every sink; a failing sink is logged only.
+
+    ``at`` is when it happened (a workflow step's time), default now.
+    """
     event = JobEvent(
         name=name,
         instance_id=instance_id,
         id=id,
         job_kind=job_kind,
         job_name=job_name,
-        timestamp=datetime.now(UTC),
+        timestamp=at or datetime.now(UTC),
         fields=fields,
     )
     level = logging.WARNING if name == "job.failed" else logging.INFO

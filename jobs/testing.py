@@ -34,7 +34,7 @@ from temporalio.worker import Worker
 
 from jobs.durations import Duration, parse_duration
 from jobs.registry import DurableJobs
-from jobs.servers import dev_server_path, test_server_path
+from jobs.servers import dev_server_path, dev_server_search_attribute_args, test_server_path
 
 HANDLER_DRAIN_TIMEOUT = timedelta(seconds=15)
 """How long shutdown waits for running handlers before terminating the instances."""
@@ -128,10 +128,16 @@ class JobsTestEnvironment:
         dev_server_extra_args: list[str] | None = None,
         **worker_options: Any,
     ) -> JobsTestEnvironment:
-        """Start an in-memory dev server (real time, listing, deletion) and a worker."""
+        """Start an in-memory dev server (real time, listing, deletion) and a worker.
+
+        The server has the job search attributes, so instances can be listed by status.
+        """
         environment = await WorkflowEnvironment.start_local(
             dev_server_existing_path=dev_server_path(),
-            dev_server_extra_args=dev_server_extra_args or [],
+            dev_server_extra_args=[
+                *dev_server_search_attribute_args(),
+                *(dev_server_extra_args or []),
+            ],
         )
         return await cls(environment, jobs, owns_environment=True, **worker_options)._start()
 

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from jobs.servers import dev_server_path
+from jobs.servers import dev_server_path, dev_server_search_attribute_args
 
 _exit_status: int | None = None
 
@@ -25,7 +25,10 @@ _exit_status: int | None = None
 @pytest.fixture(scope="session")
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     """An in-memory dev server (real limits, real time), started from the installed binary."""
-    env = await WorkflowEnvironment.start_local(dev_server_existing_path=dev_server_path())
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=dev_server_path(),
+        dev_server_extra_args=dev_server_search_attribute_args(),
+    )
     yield env
     await env.shutdown()
 

@@ -31,7 +31,12 @@ class ContinuousJobWorkflow(EntityEngine):
 
     @workflow.init
     def __init__(self, input: ContinuousInput) -> None:
-        self._start_engine(kind="continuous", job_name=input.spec.job_name, pending=input.pending)
+        self._start_engine(
+            kind="continuous",
+            job_name=input.spec.job_name,
+            pending=input.pending,
+            new_instance=input.record is None,
+        )
         self._spec = input.spec
         self._start_token = input.start_token
         if input.record is not None:
@@ -79,6 +84,10 @@ class ContinuousJobWorkflow(EntityEngine):
 
     @workflow.query(name="status")
     def status(self) -> ContinuousStatusView:
+        """The status summary; the memo keeps a copy for when no worker runs."""
+        return self._status_view()
+
+    def _status_view(self) -> ContinuousStatusView:
         """The instance's status, run count, next run time and last error."""
         record = self._record
         return ContinuousStatusView(

@@ -41,7 +41,12 @@ class DebounceJobWorkflow(EntityEngine):
 
     @workflow.init
     def __init__(self, input: DebounceInput) -> None:
-        self._start_engine(kind="debounce", job_name=input.spec.job_name, pending=input.pending)
+        self._start_engine(
+            kind="debounce",
+            job_name=input.spec.job_name,
+            pending=input.pending,
+            new_instance=input.record is None,
+        )
         self._spec = input.spec
         self._start_token = input.start_token
         self._record = input.record or DebounceRecord(user_id=self._user_id())
@@ -114,6 +119,10 @@ class DebounceJobWorkflow(EntityEngine):
 
     @workflow.query(name="status")
     def status(self) -> DebounceStatusView:
+        """The status summary; the memo keeps a copy for when no worker runs."""
+        return self._status_view()
+
+    def _status_view(self) -> DebounceStatusView:
         """``debouncing`` while events wait, else ``idle``.
 
         While a flush attempt runs, ``event_count`` counts the events held behind it, as
@@ -219,6 +228,7 @@ class DebounceJobWorkflow(EntityEngine):
             record.started_at = now
             record.flush_reason = "flush_after"
             record.will_flush_at = now + timedelta(milliseconds=self._spec.flush_after_ms)
+            self._record_event("debounce.started", will_flush_at=record.will_flush_at.isoformat())
         max_events = self._spec.max_events
         if max_events is not None and record.event_count >= max_events and record.attempt == 1:
             record.flush_reason = "max_events"

@@ -15,6 +15,7 @@ run).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections import deque
 from dataclasses import dataclass, field
@@ -27,22 +28,36 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.protocol import (
+        EMIT_STEP_EVENTS,
         HEARTBEAT_TIMEOUT,
         RUN_HANDLER,
         HandlerCall,
         HandlerError,
         HandlerOutcome,
+        StepEvent,
+        StepEvents,
     )
     from jobs.retry import RetryPlan
     from workflows.protocol import (
         CONTINUING_AS_NEW_ERROR_TYPE,
         EXECUTION_ERROR_TYPE,
+        JOB_KIND,
+        JOB_STATUS,
+        STATUS_AS_OF_MEMO,
+        STATUS_MEMO,
         LastError,
         PendingSignal,
     )
 
 CARRY_SIGNALS_PATCH = "carry-pending-signals-over-continue-as-new"
 """``workflow.patched`` id of continuing as new with signals still queued (carried over)."""
+
+OPERATIONS_PATCH = "status-summary-and-step-events"
+"""``workflow.patched`` id of keeping the status summary in the memo and ``JobStatus`` current,
+and of emitting the lifecycle events of workflow steps."""
+
+STEP_EVENTS_RETRY = RetryPolicy(maximum_attempts=5)
+"""Temporal's retries of the step-events activity; events are reports, never a job's failure."""
 
 MAX_CARRIED_BYTES = 512 * 1024
 """The most signal payload carried to the next run; beyond it the run handles signals first."""
@@ -83,7 +98,12 @@ class EntityEngine:
     """Continue as new past this history length, well under Temporal's ~50,000 event limit."""
 
     def _start_engine(
-        self, *, kind: str, job_name: str, pending: list[PendingSignal] | None = None
+        self,
+        *,
+        kind: str,
+        job_name: str,
+        pending: list[PendingSignal] | None = None,
+        new_instance: bool,
     ) -> None:
         self._kind = kind
         self._job_name = job_name
@@ -92,6 +112,17 @@ class EntityEngine:
         self._messages_this_run = 0
         self._finished = False
         self._continuing = False
+        # Every run writes its summary once at first; continue-as-new carries memo and
+        # search attributes over, but the first write also stamps the run's time.
+        self._published_view: Any = None
+        self._published_status = workflow.info().typed_search_attributes.get(JOB_STATUS)
+        # Events of workflow steps wait here for the step-events activity. ``None``: not known
+        # yet whether this run emits them (runs started before OPERATIONS_PATCH do not).
+        self._step_events_on: bool | None = None
+        self._outbox: list[StepEvent] = []
+        self._emitting = False
+        if new_instance:
+            self._record_event("job.started")
 
     # --- what a kind provides -------------------------------------------------------------
 
@@ -109,6 +140,10 @@ class EntityEngine:
 
     def _note_failure(self, failure: LastError) -> None:
         """Record a failure nobody is waiting for (a signal's) as the instance's last error."""
+        raise NotImplementedError
+
+    def _status_view(self) -> Any:
+        """The ``status`` query's answer; a dataclass with a ``status`` name."""
         raise NotImplementedError
 
     def _should_end(self) -> bool:
@@ -199,8 +234,79 @@ class EntityEngine:
         """End the instance after the current step (``ctx.terminate()``)."""
         self._finished = True
 
+    def _summary_changed(self) -> bool:
+        changed: bool = self._status_view() != self._published_view
+        return changed
+
+    async def _keep_summary_current(self) -> None:
+        """Write the status summary to the memo whenever it changed, and ``JobStatus`` with it.
+
+        The memo is what ``status`` answers from when no worker runs. This runs beside the main
+        loop and waits on a condition, which Temporal checks once per workflow activation, so a
+        burst of calls costs one upsert event, and no timer is disturbed. ``JobStatus`` is
+        written only when the status name changes, and only when the instance was started with
+        the job search attributes (the namespace has them).
+        """
+        while True:
+            view = self._published_view = self._status_view()
+            workflow.upsert_memo({STATUS_MEMO: view, STATUS_AS_OF_MEMO: workflow.now()})
+            if view.status != self._published_status:
+                self._published_status = view.status
+                if workflow.info().typed_search_attributes.get(JOB_KIND) is not None:
+                    workflow.upsert_search_attributes([JOB_STATUS.value_set(view.status)])
+            await workflow.wait_condition(self._summary_changed)
+
+    def _record_event(self, name: str, **fields: Any) -> None:
+        """Emit lifecycle event ``name`` of the step being taken, once that step is durable."""
+        if self._step_events_on is not False:
+            self._outbox.append(StepEvent(name, workflow.now(), fields))
+
+    def _events_emitted(self) -> bool:
+        return not self._outbox and not self._emitting
+
+    async def _emit_step_events(self) -> None:
+        """Hand recorded step events to the step-events activity, in order, a batch at a time.
+
+        An activity is scheduled by the workflow task that completes the step, so it runs only
+        once the step is durable, and a replay does not run it again.
+        """
+        while True:
+            await workflow.wait_condition(lambda: bool(self._outbox))
+            batch, self._outbox = self._outbox, []
+            self._emitting = True
+            try:
+                await workflow.execute_activity(
+                    EMIT_STEP_EVENTS,
+                    StepEvents(
+                        kind=self._kind,
+                        job_name=self._job_name,
+                        instance_id=workflow.info().workflow_id,
+                        user_id=self._user_id(),
+                        events=batch,
+                    ),
+                    start_to_close_timeout=timedelta(seconds=10),
+                    retry_policy=STEP_EVENTS_RETRY,
+                )
+            except ActivityError:
+                workflow.logger.warning("lifecycle events lost: %s", [e.name for e in batch])
+            finally:
+                self._emitting = False
+
+    def _handlers_and_events_done(self) -> bool:
+        """Every update handler has returned and every step event is emitted."""
+        return workflow.all_handlers_finished() and self._events_emitted()
+
     async def _run_loop(self) -> None:
         """Handle messages and alarms until the instance ends or continues as new."""
+        # Runs started before OPERATIONS_PATCH replay without the summary and step events.
+        self._step_events_on = workflow.patched(OPERATIONS_PATCH)
+        if self._step_events_on:
+            self._reporters = [
+                asyncio.create_task(self._keep_summary_current()),
+                asyncio.create_task(self._emit_step_events()),
+            ]
+        else:
+            self._outbox.clear()
         while not self._finished:
             if self._continuing or (
                 self._should_continue_as_new() and workflow.patched(CARRY_SIGNALS_PATCH)
@@ -223,7 +329,7 @@ class EntityEngine:
                 # Let every handler that already has its reply return before moving on;
                 # a message that arrives meanwhile is handled first.
                 await workflow.wait_condition(
-                    lambda: bool(self._queue) or workflow.all_handlers_finished()
+                    lambda: bool(self._queue) or self._handlers_and_events_done()
                 )
                 if not self._queue:
                     workflow.continue_as_new(self._continue_as_new_input())
@@ -232,7 +338,7 @@ class EntityEngine:
         while self._queue:
             message = self._queue.popleft()
             message.result, message.done = self._reply_when_gone(message), True
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await workflow.wait_condition(self._handlers_and_events_done)
 
     async def _continue_as_new_carrying_signals(self) -> None:
         """Continue as new now, carrying the queued signals over to the next run.
@@ -250,7 +356,7 @@ class EntityEngine:
         if self._carried_bytes() > MAX_CARRIED_BYTES:
             await self._handle(self._queue.popleft())
             return
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await workflow.wait_condition(self._handlers_and_events_done)
         # Signals that arrived meanwhile are queued and carried too, unless they are too many.
         if self._carried_bytes() <= MAX_CARRIED_BYTES:
             workflow.continue_as_new(self._continue_as_new_input())

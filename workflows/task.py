@@ -34,7 +34,12 @@ class TaskJobWorkflow(EntityEngine):
 
     @workflow.init
     def __init__(self, input: TaskInput) -> None:
-        self._start_engine(kind="task", job_name=input.spec.job_name, pending=input.pending)
+        self._start_engine(
+            kind="task",
+            job_name=input.spec.job_name,
+            pending=input.pending,
+            new_instance=input.record is None,
+        )
         self._spec = input.spec
         self._start_token = input.start_token
         self._record = input.record or TaskRecord(
@@ -80,6 +85,10 @@ class TaskJobWorkflow(EntityEngine):
 
     @workflow.query(name="status")
     def status(self) -> TaskStatusView:
+        """The status summary; the memo keeps a copy for when no worker runs."""
+        return self._status_view()
+
+    def _status_view(self) -> TaskStatusView:
         """``active`` while an alarm is pending, else ``idle``; counters and last error."""
         record = self._record
         return TaskStatusView(

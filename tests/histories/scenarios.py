@@ -2,9 +2,10 @@
 
 Each scenario drives one kind through its main paths (runs, retries, trigger, flushes, alarms,
 signals, terminate, continue-as-new with messages queued). ``python -m tests.histories.scenarios
-[name ...]`` records them again (only do that on purpose: the point of the files is to hold what
-older code recorded; ``debounce-pile-unpatched-1.json`` was recorded before
-``CARRY_SIGNALS_PATCH`` and must stay as it is). The replay test runs
+[name ...]`` records them again as ``{name}-{n}.json`` (only do that on purpose: the point of the
+files is to hold what older code recorded). Files of older code keep a tag in their name and must
+stay as they are: ``*-unpatched-*`` were recorded before ``CARRY_SIGNALS_PATCH``,
+``*-before-summary-*`` before ``STATUS_SUMMARY_PATCH``. The replay test runs
 the current workflow code over every file: a change that would break running instances fails.
 """
 

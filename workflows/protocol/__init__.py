@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from temporalio.common import SearchAttributeKey
+
 EXECUTION_ERROR_TYPE = "ExecutionError"
 """``ApplicationError.type`` of an update failed by a handler error; the client maps it back."""
 
@@ -14,6 +16,25 @@ CONTINUING_AS_NEW_ERROR_TYPE = "ContinuingAsNew"
 
 Nothing of it was recorded; the client sends it again and the next run takes it.
 """
+
+
+STATUS_MEMO = "jobs.status"
+"""Memo key of an instance's status summary: its ``status`` query's answer, kept current."""
+
+STATUS_AS_OF_MEMO = "jobs.status_as_of"
+"""Memo key of the workflow time at which the summary was written."""
+
+JOB_KIND = SearchAttributeKey.for_keyword("JobKind")
+"""Search attribute set at start when the namespace has it: ``continuous``, ``debounce``, ``task``."""
+
+JOB_NAME = SearchAttributeKey.for_keyword("JobName")
+"""Search attribute set at start when the namespace has it: the job's registered name."""
+
+JOB_STATUS = SearchAttributeKey.for_keyword("JobStatus")
+"""Search attribute the workflow keeps equal to its status (``running``, ``debouncing``, ...)."""
+
+SEARCH_ATTRIBUTES = (JOB_KIND, JOB_NAME, JOB_STATUS)
+"""The search attributes of job instances, to register in a namespace before use."""
 
 
 @dataclass
