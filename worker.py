@@ -46,6 +46,8 @@ They hold no workflow code; sharing them makes creating an instance several time
 
 DEV_SERVER_PORT = 7233
 DEV_UI_PORT = 8233
+DEV_METRICS_PORT = 9464
+"""Where ``make run`` serves the worker's Prometheus metrics."""
 DEV_DATABASE = Path(".temporal") / "dev.db"
 
 log = logging.getLogger("jobs.worker")

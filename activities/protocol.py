@@ -29,6 +29,15 @@ class HandlerError:
 
 
 @dataclass
+class StepEvent:
+    """A lifecycle event of a workflow step (``job.started``, ``debounce.started``)."""
+
+    name: str
+    timestamp: datetime
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class HandlerCall:
     """One call of a user handler: which job and handler, on which instance, with what state."""
 
@@ -53,6 +62,8 @@ class HandlerCall:
     error_source: str | None = None
     error: HandlerError | None = None
     will_retry: bool = False
+    step_events: list[StepEvent] = field(default_factory=list)
+    """Events of workflow steps taken since the last report; emitted before the handler runs."""
 
 
 @dataclass
@@ -73,15 +84,6 @@ class HandlerOutcome:
     terminate_reason: str | None = None
     duration_ms: int = 0
     scheduled_at: datetime | None = None
-
-
-@dataclass
-class StepEvent:
-    """A lifecycle event of a workflow step (``job.started``, ``debounce.started``)."""
-
-    name: str
-    timestamp: datetime
-    fields: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -26,6 +26,7 @@ from activities.protocol import (
     HandlerError,
     HandlerOutcome,
 )
+from activities.step_events import emit_all
 from jobs.context import (
     ContinuousContext,
     DebounceExecuteContext,
@@ -60,6 +61,13 @@ class HandlerActivities:
         """Run the handler ``call`` names and report what it did."""
         tracing.annotate(call)
         definition = self._definition(call)
+        emit_all(
+            call.step_events,
+            kind=call.kind,
+            job_name=call.job_name,
+            instance_id=call.instance_id,
+            user_id=call.user_id,
+        )
         started = time.monotonic()
         heartbeats = asyncio.create_task(_heartbeat_forever())
         try:

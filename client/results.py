@@ -20,14 +20,12 @@ class Result(BaseModel):
 
 
 class StatusResult(Result):
-    """Base of the ``status`` results.
+    """Base of the ``status`` results, which end with ``as_of``.
 
     ``as_of`` is ``None`` when a worker answered, live. When no worker answered in time the
     answer is the summary the instance's workflow last wrote to its memo, and ``as_of`` is when
     it wrote it: exact as of then, but calls waiting for a worker since are not in it.
     """
-
-    as_of: AwareDatetime | None = None
 
 
 class LastErrorInfo(Result):
@@ -102,6 +100,7 @@ class DebounceStatus(StatusResult):
     will_flush_at: AwareDatetime | None = None
     started_at: AwareDatetime | None = None
     last_error: LastErrorInfo | None = None
+    as_of: AwareDatetime | None = None
 
 
 class SendResult(Result):
@@ -121,6 +120,7 @@ class TaskStatus(StatusResult):
     execute_count: int | None = None
     created_at: AwareDatetime | None = None
     last_error: LastErrorInfo | None = None
+    as_of: AwareDatetime | None = None
 
 
 class TaskStateResult(Result, Generic[S]):
@@ -137,6 +137,7 @@ class ContinuousStatus(StatusResult):
     run_count: int | None = None
     next_run_at: AwareDatetime | None = None
     last_error: LastErrorInfo | None = None
+    as_of: AwareDatetime | None = None
 
 
 __all__: list[str] = [

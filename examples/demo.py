@@ -16,7 +16,12 @@ from examples import jobs
 from examples.order_processor import notifier, order_processor
 from examples.token_refresher import TokenState, token_refresher
 from examples.webhook_batcher import WebhookEvent, sink, webhook_batcher
-from worker import DEV_UI_PORT, run_worker
+from worker import DEV_METRICS_PORT, DEV_UI_PORT, run_worker
+
+ADDRESSES = (
+    f"Temporal web UI: http://localhost:{DEV_UI_PORT}/namespaces/default/workflows\n"
+    f"Worker metrics:  http://localhost:{DEV_METRICS_PORT}/metrics"
+)
 
 
 def show(label: str, value: object) -> None:
@@ -97,16 +102,21 @@ async def order_processor_tour(client: JobsClient) -> None:
 
 async def tour(client: JobsClient) -> None:
     """The whole demo, once the worker is up."""
-    print(f"\nTemporal web UI: http://localhost:{DEV_UI_PORT}/namespaces/default/workflows")
+    print(f"\n{ADDRESSES}", flush=True)
     await token_refresher_tour(client)
     await webhook_batcher_tour(client)
     await order_processor_tour(client)
-    print("\nThe worker keeps running; press Ctrl-C to stop.", flush=True)
+    print(f"\n{ADDRESSES}", flush=True)
+    print("The worker keeps running; try 'durable-jobs list tokenRefresher'; Ctrl-C stops.")
 
 
 def main() -> int:
     """Run the dev server, the worker and the tour until Ctrl-C."""
-    asyncio.run(run_worker(jobs, task_queue="durable-jobs", dev=True, then=tour))
+    asyncio.run(
+        run_worker(
+            jobs, task_queue="durable-jobs", dev=True, then=tour, metrics_port=DEV_METRICS_PORT
+        )
+    )
     return 0
 
 

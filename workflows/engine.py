@@ -409,6 +409,9 @@ class EntityEngine:
         reports an overrun as a handler failure, so the start-to-close timeout here only catches a
         worker that stopped answering.
         """
+        # Step events so far go with this call, which the same workflow task schedules: they
+        # are emitted before the handler's own.
+        call.step_events, self._outbox = self._outbox, []
         try:
             outcome: HandlerOutcome = await workflow.execute_activity(
                 RUN_HANDLER,
