@@ -1,0 +1,167 @@
+"""Pairs each side's rows, computes ratios to the baseline, checks targets, prints the table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the maintainers compare against; ``None`` fields do not apply."""
+
+    min_throughput_ratio: float | None = None
+    max_p99_ratio: float | None = None
+    min_rate: float | None = None
+    max_p99_ms: float | None = None
+    max_value: float | None = None
+
+    def describe(self) -> str:
+        parts = []
+        if self.min_throughput_ratio is not None:
+            parts.append(f">={self.min_throughput_ratio:g}x")
+        if self.max_p99_ratio is not None:
+            parts.append(f"p99<={self.max_p99_ratio:g}x")
+        if self.min_rate is not None:
+            parts.append(f">={self.min_rate:g}/s")
+        if self.max_p99_ms is not None:
+            parts.append(f"p99<{self.max_p99_ms:g}ms")
+        if self.max_value is not None:
+            parts.append(f"<{self.max_value:g}")
+        return ", ".join(parts)
+
+
+RELATIVE = {"min_throughput_ratio": 0.9, "max_p99_ratio": 1.2}
+"""Every throughput scenario: at least 0.9x the baseline's rate, p99 within 1.2x."""
+
+TARGETS: dict[str, Target] = {
+    "debounce_add_new": Target(**RELATIVE, min_rate=40),  # new instances
+    "debounce_add_existing": Target(**RELATIVE, min_rate=100),
+    "debounce_add_hot": Target(**RELATIVE),
+    "task_send_new": Target(**RELATIVE, min_rate=40),  # new instances
+    "task_send_existing": Target(**RELATIVE, min_rate=80),
+    "continuous_start": Target(**RELATIVE, min_rate=40),  # new instances
+    "continuous_status": Target(**RELATIVE),
+    "continuous_get_state": Target(**RELATIVE),
+    "task_alarm_lateness": Target(max_p99_ms=1000),
+    "continuous_tick_lateness": Target(max_p99_ms=1000),
+    "memory_debounce": Target(max_value=150),
+    "memory_task": Target(max_value=150),
+    "memory_continuous": Target(max_value=150),
+}
+
+
+def _ratio(a: Any, b: Any) -> float | None:
+    if not isinstance(a, int | float) or not isinstance(b, int | float) or b == 0:
+        return None
+    return round(a / b, 2)
+
+
+def combine(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per scenario with both sides, the ratios and the targets."""
+    by_id: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        for row in part.get("rows", []):
+            entry = by_id.setdefault(
+                row["id"], {"id": row["id"], "label": row["label"], "kind": row["kind"]}
+            )
+            entry[part["side"]] = {k: v for k, v in row.items() if k not in ("id", "label", "kind")}
+    for entry in by_id.values():
+        durable, baseline = entry.get("durable", {}), entry.get("baseline", {})
+        if entry["kind"] == "throughput":
+            entry["throughput_ratio"] = _ratio(durable.get("ops_per_s"), baseline.get("ops_per_s"))
+        if entry["kind"] in ("throughput", "lateness"):
+            entry["p99_ratio"] = _ratio(durable.get("p99_ms"), baseline.get("p99_ms"))
+        if entry["kind"] == "value":
+            entry["value_ratio"] = _ratio(durable.get("value"), baseline.get("value"))
+        target = TARGETS.get(entry["id"])
+        entry["target"] = target.describe() if target else None
+        entry["met"] = _met(target, entry) if target else None
+    return list(by_id.values())
+
+
+def _met(target: Target, entry: dict[str, Any]) -> bool | None:
+    durable = entry.get("durable")
+    if not durable or durable.get("errors"):
+        return False if durable else None
+    checks = []
+    if target.min_throughput_ratio is not None:
+        checks.append(_at_least(entry.get("throughput_ratio"), target.min_throughput_ratio))
+    if target.max_p99_ratio is not None:
+        checks.append(_at_least(target.max_p99_ratio, entry.get("p99_ratio")))
+    if target.min_rate is not None:
+        checks.append(_at_least(durable.get("ops_per_s"), target.min_rate))
+    if target.max_p99_ms is not None:
+        checks.append(
+            _below(durable.get("p99_ms"), target.max_p99_ms) and not durable.get("missing")
+        )
+    if target.max_value is not None:
+        checks.append(_below(durable.get("value"), target.max_value))
+    return all(checks)
+
+
+def _at_least(a: Any, b: Any) -> bool:
+    return isinstance(a, int | float) and isinstance(b, int | float) and a >= b
+
+
+def _below(a: Any, b: float) -> bool:
+    return isinstance(a, int | float) and a < b
+
+
+def _num(value: Any, suffix: str = "") -> str:
+    if not isinstance(value, int | float) or value != value:
+        return "-"
+    return f"{value:,.1f}{suffix}" if abs(value) < 10_000 else f"{value:,.0f}{suffix}"
+
+
+def _side(row: dict[str, Any], kind: str) -> list[str]:
+    if not row:
+        return ["missing", "", ""]
+    if kind == "throughput":
+        return [_num(row.get("ops_per_s"), "/s"), _num(row.get("p50_ms")), _num(row.get("p99_ms"))]
+    if kind == "lateness":
+        return ["late", _num(row.get("p50_ms")), _num(row.get("p99_ms"))]
+    return [f"{_num(row.get('value'))} {row.get('unit', '')}".strip(), "", ""]
+
+
+def _cpu(row: dict[str, Any]) -> str:
+    if "server_cpu_s" not in row:
+        return ""
+    return f"{row['server_cpu_s']:.1f}/{row['worker_cpu_s']:.1f}"
+
+
+def table(entries: list[dict[str, Any]]) -> str:
+    """The results as one fixed-width table."""
+    header = [
+        "scenario", "n", "durable", "p50 ms", "p99 ms", "baseline", "p50 ms", "p99 ms",
+        "x tput", "x p99", "cpu srv/wrk d", "cpu srv/wrk b", "target", "met",
+    ]  # fmt: skip
+    lines = [header]
+    for e in entries:
+        durable, baseline = e.get("durable", {}), e.get("baseline", {})
+        ratio = e.get("throughput_ratio", e.get("value_ratio"))
+        met = {True: "yes", False: "NO", None: ""}[e["met"]]
+        errors = (durable.get("errors") or 0) + (baseline.get("errors") or 0)
+        lines.append(
+            [
+                e["label"] + (f" [{errors} errors]" if errors else ""),
+                str(durable.get("n", baseline.get("n", ""))),
+                *_side(durable, e["kind"]),
+                *_side(baseline, e["kind"]),
+                _num(ratio, "x") if ratio is not None else "",
+                _num(e.get("p99_ratio"), "x") if e.get("p99_ratio") is not None else "",
+                _cpu(durable),
+                _cpu(baseline),
+                e.get("target") or "",
+                met,
+            ]
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    left = {0, 12, 13}
+    return "\n".join(
+        "  ".join(
+            cell.ljust(w) if i in left else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(line, widths, strict=True))
+        ).rstrip()
+        for line in lines
+    )
