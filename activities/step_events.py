@@ -1,10 +1,10 @@
-"""The activity that emits the lifecycle events of workflow steps (SPEC §8).
+"""The (local) activity that emits the lifecycle events of workflow steps (SPEC §8).
 
 A workflow may not do I/O, and an event emitted from workflow code would be emitted again on
 every replay. So the engine collects the events of its own steps (``job.started``,
-``debounce.started``) and hands them to an activity, which Temporal schedules only once the
-workflow task that took those steps is durable: to the next handler call when the same step
-makes one (so they come before its events), else to this activity.
+``debounce.started``) and hands them to an activity: to the handler call that the same workflow
+task schedules when there is one (so they come before its events), else to this one, as a local
+activity recorded with that workflow task (see ``EntityEngine._emit_step_events``).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Events come from activities, never from workflow code, so a replayed workflow st
 again. The handler activity emits what a handler did (``job.executed``, ``job.failed``,
 ``job.retry_exhausted``, ``debounce.flushed``, ``task.scheduled``, and ``job.terminated`` by
 ``ctx.terminate()``); the workflow hands the events of its own steps (``job.started``,
-``debounce.started``) to a small activity once those steps are durable; a client's
+``debounce.started``) to the handler call of the same workflow task, or to a local activity; a client's
 ``terminate`` emits ``job.terminated`` in the client's process once Temporal has done it.
 Activities are at least once, so a worker lost mid-activity can repeat an event.
 ``jobs.http_sink.HttpEventSink`` posts them to an HTTP endpoint.

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -57,14 +56,14 @@ OPERATIONS_PATCH = "status-summary-and-step-events"
 """``workflow.patched`` id of keeping the status summary in the memo and ``JobStatus`` current,
 and of emitting the lifecycle events of workflow steps."""
 
-SUMMARY_COUNTS_INTERVAL = timedelta(minutes=1)
-"""How often at most a change of counts alone is written to the memo summary."""
+SUMMARY_INTERVAL = timedelta(minutes=1)
+"""How often at most the memo summary is written for changes that do not make it due at once."""
 
-SUMMARY_COUNTS = ("run_count", "event_count", "execute_count")
-"""The fields of status views that count calls; they alone do not make the summary due."""
+SUMMARY_TIMES = ("next_run_at", "will_flush_at", "scheduled_at")
+"""The field of a status view that holds its next time (one per kind)."""
 
 STEP_EVENTS_RETRY = RetryPolicy(maximum_attempts=5)
-"""Temporal's retries of the step-events activity; events are reports, never a job's failure."""
+"""Retries of the step-events local activity; events are reports, never a job's failure."""
 
 MAX_CARRIED_BYTES = 512 * 1024
 """The most signal payload carried to the next run; beyond it the run handles signals first."""
@@ -124,7 +123,7 @@ class EntityEngine:
         self._published_view: Any = None
         self._published_at = workflow.now()
         self._published_status = workflow.info().typed_search_attributes.get(JOB_STATUS)
-        # Events of workflow steps wait here for the step-events activity. ``None``: not known
+        # Events of workflow steps wait here for an activity to take them. ``None``: not known
         # yet whether this run emits them (runs started before OPERATIONS_PATCH do not).
         self._step_events_on: bool | None = None
         self._outbox: list[StepEvent] = []
@@ -245,18 +244,26 @@ class EntityEngine:
     def _summary_due(self) -> bool:
         """True when the memo summary should be written again.
 
-        At once when anything but a count changed (status, next time, last error); a change of
-        counts alone waits for the next such change, or for ``SUMMARY_COUNTS_INTERVAL`` after
-        the last write. Writing the memo makes the server update the visibility record: on the
-        dev server it tripled the latency of an ``add`` to an idle Debounce key (measured, see
-        the README's Performance section).
+        At once when the status or the last error changed, or when there is a next time and the
+        summary shows none ahead (none, or one that has passed); any other change (counts, an alarm moved later) waits for one of those, or for
+        ``SUMMARY_INTERVAL`` after the last write. Writing the memo makes the server rewrite
+        the visibility record: once per call, it made an ``add`` to an idle Debounce key 50%
+        slower on the dev server (README, "Status without a worker").
         """
         view, published = self._status_view(), self._published_view
         if view == published:
             return False
-        if published is None or _without_counts(view) != _without_counts(published):
+        now = workflow.now()
+        if (
+            published is None
+            or view.status != published.status
+            or view.last_error != published.last_error
+        ):
             return True
-        return workflow.now() - self._published_at >= SUMMARY_COUNTS_INTERVAL
+        shown, next_time = _next_time(published), _next_time(view)
+        if next_time is not None and (shown is None or shown <= now):
+            return True  # the summary shows no time ahead, and there is one
+        return now - self._published_at >= SUMMARY_INTERVAL
 
     async def _keep_summary_current(self) -> None:
         """Write the status summary to the memo when it is due, and ``JobStatus`` with it.
@@ -286,7 +293,7 @@ class EntityEngine:
         return not self._outbox and not self._emitting
 
     async def _emit_step_events(self) -> None:
-        """Hand step events no handler call took to the step-events activity, a batch at a time.
+        """Hand step events no handler call took to the step-events local activity, in batches.
 
         It is a local activity: it runs in this worker while the workflow task that took the
         step completes, and its result is recorded with it (one marker event; a replay does not
@@ -457,9 +464,13 @@ class EntityEngine:
             return HandlerOutcome(ok=False, error=HandlerError(error_type, message))
 
 
-def _without_counts(view: Any) -> Any:
-    """``view`` (a status view dataclass) with its count fields zeroed, for comparison."""
-    return dataclasses.replace(view, **{name: 0 for name in SUMMARY_COUNTS if hasattr(view, name)})
+def _next_time(view: Any) -> datetime | None:
+    """The next time a status view shows (each kind has one such field)."""
+    for name in SUMMARY_TIMES:
+        if hasattr(view, name):
+            shown: datetime | None = getattr(view, name)
+            return shown
+    return None
 
 
 def _continuing_as_new() -> ApplicationError:

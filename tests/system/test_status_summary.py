@@ -103,17 +103,22 @@ async def test_status_answers_from_the_memo_when_no_worker_runs(
         await notes.status(uid),
     ]
     assert all(s.as_of is not None for s in answered)
-    # Every change but a count is written at once: these are the live answers.
-    for index in (0, 1, 3):
+    # A new status, a new last error, or a next time that has passed is written at once:
+    # the ticker's first run passed the time the summary showed, the failing job stopped.
+    for index in (0, 1):
         assert answered[index].model_copy(update={"as_of": None}) == live[index]
+    assert answered[0].run_count == 1
     assert [s.status for s in answered] == ["running", "stopped", "debouncing", "active"]
     assert answered[1].last_error is not None
     assert answered[1].last_error.message == "the token endpoint said no"
-    assert answered[3].event_count == 2  # the second send moved the alarm: written with it
-    # Counts alone wait (a minute, or the next other change): the batch as of its start.
-    batch = answered[2]
+    # Counts, and an alarm moved later, wait (a minute, or the next such change): the batch as
+    # of its start, the task as of its first send. Exact as of as_of.
+    batch, task = answered[2], answered[3]
     assert (batch.event_count, batch.as_of) == (1, batch.started_at)
     assert batch.model_copy(update={"as_of": None, "event_count": 3}) == live[2]
+    assert (task.event_count, task.status) == (1, "active")
+    assert task.scheduled_at is not None and live[3].scheduled_at is not None
+    assert task.scheduled_at < live[3].scheduled_at
     assert (await ticker.status("never-started")).status == "not_found"
 
     with pytest.raises(WorkerUnavailableError) as refused:
