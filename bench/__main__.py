@@ -35,12 +35,11 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import jobs.servers
 from bench import load
 from bench.load import GROUPS
 from bench.report import combine, table
 from bench.worker_process import MAX_CACHED_WORKFLOWS
-from jobs.servers import dev_server_path
+from jobs.servers import dev_server_path, dev_server_search_attribute_args
 
 SIDES = ("durable", "baseline")
 RESULTS = Path(__file__).parent / "results.json"
@@ -68,22 +67,18 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
     raise RuntimeError(f"the dev server did not listen on {port} within {timeout:g} s")
 
 
-def search_attribute_args() -> list[str]:
-    """The dev server arguments registering the job search attributes, as ``make run`` does.
+def start_server(logs: Path, search_attributes: bool) -> tuple[subprocess.Popen[bytes], str]:
+    """An in-memory dev server without UI on free local ports; its output goes to a file.
 
-    The library keeps ``JobStatus`` current where they exist, which is part of its cost.
+    With ``search_attributes`` it has the job search attributes, as ``make run`` does, and the
+    library keeps ``JobStatus`` current, which is part of its cost.
     """
-    args = getattr(jobs.servers, "dev_server_search_attribute_args", None)
-    return list(args()) if callable(args) else []
-
-
-def start_server(logs: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """An in-memory dev server without UI on free local ports; its output goes to a file."""
     port = free_port()
     command = [
         dev_server_path(), "server", "start-dev", "--headless", "--ip", "127.0.0.1",
         "--port", str(port), "--http-port", str(free_port()), "--metrics-port", str(free_port()),
-        "--log-level", "error", *search_attribute_args(),
+        "--log-level", "error",
+        *(dev_server_search_attribute_args() if search_attributes else []),
         # As temporalio's WorkflowEnvironment.start_local: no version check over the network.
         "--dynamic-config-value", "frontend.enableServerVersionCheck=false",
         "--dynamic-config-value", "frontend.enableUpdateWorkflowExecution=true",
@@ -166,12 +161,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=GROUPS, help="run one scenario group")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--keep-logs", action="store_true", help="keep the server and worker logs")
+    parser.add_argument(
+        "--without-search-attributes",
+        action="store_true",
+        help="a server without JobKind/JobName/JobStatus (what they cost)",
+    )
     args = parser.parse_args(argv)
     groups = [args.only] if args.only else list(GROUPS)
     logs = Path(tempfile.mkdtemp(prefix="durable-jobs-bench-"))
     load_before = os.getloadavg()
     started = time.monotonic()
-    server, address = start_server(logs)
+    server, address = start_server(logs, not args.without_search_attributes)
     parts: list[dict[str, Any]] = []
     try:
         for i, group in enumerate(groups):
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             "python": platform.python_version(),
             "temporalio": version("temporalio"),
             "dev_server": dev_server_path(),
-            "dev_server_args": search_attribute_args(),
+            "search_attributes": not args.without_search_attributes,
             "max_cached_workflows": MAX_CACHED_WORKFLOWS,
             "load": {
                 "keys": load.KEYS,
