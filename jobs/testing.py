@@ -36,6 +36,9 @@ from jobs.durations import Duration, parse_duration
 from jobs.registry import DurableJobs
 from jobs.servers import dev_server_path, dev_server_search_attribute_args, test_server_path
 
+TEST_WORKER_PATIENCE = timedelta(seconds=30)
+"""How long the environment's client waits for its worker to answer a query."""
+
 HANDLER_DRAIN_TIMEOUT = timedelta(seconds=15)
 """How long shutdown waits for running handlers before terminating the instances."""
 
@@ -104,7 +107,11 @@ class JobsTestEnvironment:
             )
         worker_client = Client(**config)
         config["interceptors"] = [*config["interceptors"], self._started_workflows]
-        self.client = JobsClient.from_client(Client(**config), jobs, task_queue=self.task_queue)
+        # A busy test machine can keep a worker from answering a query for seconds; a test
+        # wants the live answer, not the memo summary a production client falls back to.
+        self.client = JobsClient.from_client(
+            Client(**config), jobs, task_queue=self.task_queue, worker_patience=TEST_WORKER_PATIENCE
+        )
         self._worker: Worker = build_worker(
             worker_client, jobs, task_queue=self.task_queue, **worker_options
         )

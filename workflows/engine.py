@@ -245,10 +245,11 @@ class EntityEngine:
         """True when the memo summary should be written again.
 
         At once when the status or the last error changed, or when there is a next time and the
-        summary shows none ahead (none, or one that has passed); any other change (counts, an alarm moved later) waits for one of those, or for
-        ``SUMMARY_INTERVAL`` after the last write. Writing the memo makes the server rewrite
-        the visibility record: once per call, it made an ``add`` to an idle Debounce key 50%
-        slower on the dev server (README, "Status without a worker").
+        summary shows none ahead (none, or one that has passed). Any other change (counts, an
+        alarm moved later) waits for one of those, or for ``SUMMARY_INTERVAL`` after the last
+        write: writing the memo makes the server rewrite the visibility record, and once per
+        call it made an ``add`` to an idle Debounce key 50% slower on the dev server (README,
+        "Status without a worker").
         """
         view, published = self._status_view(), self._published_view
         if view == published:
@@ -285,7 +286,7 @@ class EntityEngine:
             await workflow.wait_condition(self._summary_due)
 
     def _record_event(self, name: str, **fields: Any) -> None:
-        """Emit lifecycle event ``name`` of the step being taken, once that step is durable."""
+        """Emit lifecycle event ``name`` of the step being taken, from an activity (never here)."""
         if self._step_events_on is not False:
             self._outbox.append(StepEvent(name, workflow.now(), fields))
 
