@@ -15,34 +15,17 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pydantic import BaseModel
 from temporalio.testing import WorkflowEnvironment
 
+from bench.jobs import Count, Event, deliver, fold
 from bench.timing import percentiles_ms, timed
 from client import JobsClient
 from jobs import Debounce, DurableJobs
-from jobs.context import DebounceEventContext, DebounceExecuteContext
 from jobs.servers import dev_server_path
 from worker import build_worker
 
 HOT_EVENTS = 1_000
 NEW_KEYS = 300
-
-
-class Event(BaseModel):
-    n: int
-
-
-class Count(BaseModel):
-    count: int = 0
-
-
-def fold(ctx: DebounceEventContext[Event, Count]) -> Count:
-    return Count(count=ctx.event_count)
-
-
-async def deliver(ctx: DebounceExecuteContext[Count]) -> None:
-    return None
 
 
 jobs = DurableJobs(

@@ -183,6 +183,30 @@ class Load:
             rss_after_kb=after_kb,
         )
 
+    def lateness(
+        self,
+        row_id: str,
+        label: str,
+        lateness_s: list[float],
+        cpu: tuple[tuple[float, float, float], tuple[float, float, float]],
+        **fields: Any,
+    ) -> None:
+        """A row of how late handlers ran (seconds in, ms out); ``cpu``: the window's ends."""
+        p50, p99 = percentiles_ms(lateness_s) if len(lateness_s) > 1 else (float("nan"),) * 2
+        start, end = cpu
+        self.add(
+            row_id,
+            label,
+            "lateness",
+            n=len(lateness_s),
+            p50_ms=round(p50, 1),
+            p99_ms=round(p99, 1),
+            max_ms=round(max(lateness_s, default=float("nan")) * 1000, 1),
+            **fields,
+            server_cpu_s=round(end[0] - start[0], 2),
+            worker_cpu_s=round(end[1] - start[1], 2),
+        )
+
     async def history_lengths(self, kind: Kind, keys: list[str]) -> list[int]:
         """The current run's history length of each key's instance."""
         lengths = []
@@ -319,26 +343,22 @@ class Load:
         await asyncio.sleep(max(0.0, due[-1] + 1.0 - time.time()))
         await self.quiet()
         row_cpu = self.cpu()
-        views = await self._read_alarms(keys, deadline=time.time() + 30)
+        views = await self.read_until(
+            keys, side.task_alarm, lambda v: v.fired_at is not None, deadline=time.time() + 30
+        )
         lateness = [
             v.fired_at - v.due_at for v in views if v.fired_at is not None and v.due_at is not None
         ]
         fired_lengths = await self.history_lengths("task", sample)
-        p50, p99 = percentiles_ms(lateness) if len(lateness) > 1 else (float("nan"),) * 2
-        self.add(
+        self.lateness(
             "task_alarm_lateness",
             f"task alarm lateness ({ALARM_RATE:g}/s)",
-            "lateness",
-            n=len(lateness),
-            p50_ms=round(p50, 1),
-            p99_ms=round(p99, 1),
-            max_ms=round(max(lateness, default=float("nan")) * 1000, 1),
+            lateness,
+            (cpu, row_cpu),
             missing=n - len(lateness),
             armed_late=len(late),
             errors=len(errors),
             first_error=errors[0] if errors else None,
-            server_cpu_s=round(row_cpu[0] - cpu[0], 2),
-            worker_cpu_s=round(row_cpu[1] - cpu[1], 2),
         )
         self.add(
             "history_per_alarm",
@@ -349,17 +369,23 @@ class Load:
             n=len(sample),
         )
 
-    async def _read_alarms(self, keys: list[str], deadline: float) -> list[Any]:
-        """Every key's alarm view, re-reading those not fired yet until ``deadline``."""
+    async def read_until(
+        self,
+        keys: list[str],
+        read: Callable[[str], Awaitable[Any]],
+        done: Callable[[Any], bool],
+        deadline: float,
+    ) -> list[Any]:
+        """Every key's view from ``read``, re-reading those not ``done`` until ``deadline``."""
         views: dict[str, Any] = {}
         pending = list(keys)
         while True:
 
-            async def read(i: int, batch: list[str] = pending) -> None:
-                views[batch[i]] = await self.side.task_alarm(batch[i])
+            async def one(i: int, batch: list[str] = pending) -> None:
+                views[batch[i]] = await read(batch[i])
 
-            await self.run_calls(read, len(pending), CONCURRENCY)
-            pending = [k for k in keys if k not in views or views[k].fired_at is None]
+            await self.run_calls(one, len(pending), CONCURRENCY)
+            pending = [k for k in keys if k not in views or not done(views[k])]
             if not pending or time.time() > deadline:
                 return list(views.values())
             await asyncio.sleep(2.0)
@@ -414,24 +440,23 @@ class Load:
         mid = await self._runs_and_lengths(sample)
         end_at = time.time() + (ticks - 1) * TICK_EVERY_SECONDS + 1.0
         await asyncio.sleep(max(0.0, end_at - time.time()))
-        views = await self._read_ticks(keys, ticks, deadline=time.time() + 30)
+        views = await self.read_until(
+            keys,
+            lambda k: side.continuous_ticks("ticker", k),
+            lambda v: len(v.lateness) >= ticks,
+            deadline=time.time() + 30,
+        )
         row_cpu = self.cpu()
         end = await self._runs_and_lengths(sample)
         lateness = [x for v in views for x in v.lateness[:ticks]]
-        p50, p99 = percentiles_ms(lateness) if len(lateness) > 1 else (float("nan"),) * 2
-        self.add(
+        self.lateness(
             "continuous_tick_lateness",
             f"continuous tick lateness ({n} x every {TICK_EVERY_SECONDS:g} s)",
-            "lateness",
-            n=len(lateness),
-            p50_ms=round(p50, 1),
-            p99_ms=round(p99, 1),
-            max_ms=round(max(lateness, default=float("nan")) * 1000, 1),
+            lateness,
+            (cpu, row_cpu),
             missing=n * ticks - len(lateness),
             errors=len(errors),
             first_error=errors[0] if errors else None,
-            server_cpu_s=round(row_cpu[0] - cpu[0], 2),
-            worker_cpu_s=round(row_cpu[1] - cpu[1], 2),
         )
         runs = end[0] - mid[0]
         self.add(
@@ -454,21 +479,6 @@ class Load:
     async def _runs_and_lengths(self, sample: list[str]) -> tuple[int, int]:
         runs = sum([(await self.side.continuous_ticks("ticker", k)).runs for k in sample])
         return runs, sum(await self.history_lengths("ticker", sample))
-
-    async def _read_ticks(self, keys: list[str], ticks: int, deadline: float) -> list[Any]:
-        """Every ticker's runs, re-read until each has ``ticks`` lateness samples or ``deadline``."""
-        views: dict[str, Any] = {}
-        pending = list(keys)
-        while True:
-
-            async def read(i: int, batch: list[str] = pending) -> None:
-                views[batch[i]] = await self.side.continuous_ticks("ticker", batch[i])
-
-            await self.run_calls(read, len(pending), CONCURRENCY)
-            pending = [k for k in keys if k not in views or len(views[k].lateness) < ticks]
-            if not pending or time.time() > deadline:
-                return list(views.values())
-            await asyncio.sleep(2.0)
 
 
 def _brief(row: dict[str, Any]) -> str:
