@@ -33,9 +33,10 @@ class JobSearchAttributes:
 
     async def registered(self) -> bool:
         """True when the namespace has all three job search attributes (asked once)."""
-        async with self._lock:
-            if self._registered is None:
-                self._registered = await registered_in(self._client)
+        if self._registered is None:  # every creating call comes here: no lock once known
+            async with self._lock:
+                if self._registered is None:
+                    self._registered = await registered_in(self._client)
         return self._registered
 
     async def for_start(self, kind: JobKind, job_name: str, status: str) -> TypedSearchAttributes:
