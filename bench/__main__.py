@@ -39,7 +39,7 @@ from bench import load
 from bench.load import GROUPS
 from bench.report import combine, table
 from bench.worker_process import MAX_CACHED_WORKFLOWS
-from jobs.servers import dev_server_path, dev_server_search_attribute_args
+from durable_jobs._servers import dev_server_path, dev_server_search_attribute_args
 
 SIDES = ("durable", "baseline")
 RESULTS = Path(__file__).parent / "results.json"

@@ -19,10 +19,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from bench.jobs import Count, Event, deliver, fold
 from bench.timing import percentiles_ms, timed
-from client import JobsClient
-from jobs import Debounce, DurableJobs
-from jobs.servers import dev_server_path
-from worker import build_worker
+from durable_jobs import Debounce, DurableJobs
+from durable_jobs._servers import dev_server_path
+from durable_jobs.client import JobsClient
+from durable_jobs.worker import build_worker
 
 HOT_EVENTS = 1_000
 NEW_KEYS = 300

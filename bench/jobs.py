@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from jobs import Continuous, Debounce, DurableJobs, Task, every
-from jobs.context import (
+from durable_jobs import Continuous, Debounce, DurableJobs, Task, every
+from durable_jobs.context import (
     ContinuousContext,
     DebounceEventContext,
     DebounceExecuteContext,

@@ -26,7 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from bench.timing import percentiles_ms, timed
-from jobs.servers import dev_server_path
+from durable_jobs._servers import dev_server_path
 
 HOT_ADDS = 400
 NEW_KEYS = 200

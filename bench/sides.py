@@ -17,7 +17,7 @@ from bench import jobs as bench_jobs
 from bench.baseline.continuous import ContinuousBaseline, ContinuousInput, TickState
 from bench.baseline.debounce import AddRequest, DebounceBaseline, DebounceInput
 from bench.baseline.task import SendRequest, TaskBaseline, TaskInput
-from client import JobsClient
+from durable_jobs.client import JobsClient
 
 SideName = Literal["durable", "baseline"]
 Kind = Literal["debounce", "task", "continuous", "ticker"]

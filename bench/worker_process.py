@@ -5,10 +5,10 @@
 
 The orchestrator starts a fresh one for every group and side, so its CPU time and memory are
 that side's alone. Both sides get the same worker options and the same workflow sandbox:
-``worker.workflow_runner()``, which passes ``jobs``, ``activities``, ``workflows.protocol``,
-``cronsim`` and ``pydantic`` through. The baseline modules are not passed through: like the
-library's ``workflows/*.py`` they are re-imported in the sandbox for every workflow run, and
-they import only the standard library and ``temporalio`` (passed through by default).
+``durable_jobs.plugin.job_workflow_runner()``, which passes ``durable_jobs``, ``cronsim`` and
+``pydantic`` through. The baseline modules are not passed through: they are re-imported in the
+sandbox for every workflow run, and they import only the standard library and ``temporalio``
+(passed through by default).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from temporalio.worker import Worker
 
 from bench import jobs as bench_jobs
 from bench.baseline import continuous, debounce, task
-from worker import build_worker, workflow_runner
+from durable_jobs.plugin import job_workflow_runner
+from durable_jobs.worker import build_worker
 
 MAX_CACHED_WORKFLOWS = 10_000
 """Above the live instances of any group at scale 1, so none is evicted and replayed."""
@@ -38,7 +39,7 @@ def baseline_worker(client: Client, task_queue: str, max_cached_workflows: int) 
         task_queue=task_queue,
         workflows=[debounce.DebounceBaseline, task.TaskBaseline, continuous.ContinuousBaseline],
         activities=[debounce.flush, task.on_event, task.execute, continuous.tick],
-        workflow_runner=workflow_runner(),
+        workflow_runner=job_workflow_runner(),
         max_cached_workflows=max_cached_workflows,
     )
 

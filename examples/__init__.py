@@ -1,9 +1,9 @@
 """The reference library's example jobs, runnable: ``python worker.py`` serves ``examples:jobs``."""
 
+from durable_jobs import DurableJobs
 from examples.order_processor import order_processor
 from examples.token_refresher import token_refresher
 from examples.webhook_batcher import webhook_batcher
-from jobs import DurableJobs
 
 jobs = DurableJobs(
     tokenRefresher=token_refresher,

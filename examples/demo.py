@@ -11,12 +11,12 @@ import os
 import sys
 import time
 
-from client import JobsClient
+from durable_jobs.client import JobsClient
+from durable_jobs.worker import DEV_METRICS_PORT, DEV_UI_PORT, run_worker
 from examples import jobs
 from examples.order_processor import notifier, order_processor
 from examples.token_refresher import TokenState, token_refresher
 from examples.webhook_batcher import WebhookEvent, sink, webhook_batcher
-from worker import DEV_METRICS_PORT, DEV_UI_PORT, run_worker
 
 ADDRESSES = (
     f"Temporal web UI: http://localhost:{DEV_UI_PORT}/namespaces/default/workflows\n"

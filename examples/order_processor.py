@@ -16,8 +16,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from jobs import Backoff, RetryConfig, Task
-from jobs.context import TaskContext, TaskEventContext
+from durable_jobs import Backoff, RetryConfig, Task
+from durable_jobs.context import TaskContext, TaskEventContext
 
 REMIND_EVERY = timedelta(seconds=3)
 """How often an unpaid order sends a payment reminder."""

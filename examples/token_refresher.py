@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
 
-from jobs import Backoff, Continuous, ContinuousContext, RetryConfig, every
+from durable_jobs import Backoff, Continuous, ContinuousContext, RetryConfig, every
 
 REFRESH_MARGIN = timedelta(minutes=10)
 """Refresh when the access token expires sooner than this."""

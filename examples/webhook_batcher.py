@@ -11,8 +11,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from jobs import Backoff, Debounce, RetryConfig
-from jobs.context import DebounceEventContext, DebounceExecuteContext
+from durable_jobs import (
+    Backoff,
+    Debounce,
+    DebounceEventContext,
+    DebounceExecuteContext,
+    RetryConfig,
+)
 
 
 class WebhookEvent(BaseModel):
@@ -57,7 +62,7 @@ async def send_batch(ctx: DebounceExecuteContext[WebhookBatch]) -> None:
     await sink.send(ctx.state)
 
 
-webhook_batcher: Debounce[WebhookBatch] = Debounce(
+webhook_batcher = Debounce(
     event=WebhookEvent,
     state=WebhookBatch,
     on_event=collect,

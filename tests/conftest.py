@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from jobs.servers import dev_server_path, dev_server_search_attribute_args
+from durable_jobs._servers import dev_server_path, dev_server_search_attribute_args
 
 _exit_status: int | None = None
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from pydantic import BaseModel
 from temporalio.testing import WorkflowEnvironment
 
-from jobs import (
+from durable_jobs import (
     Backoff,
     Continuous,
     Debounce,
@@ -31,7 +31,8 @@ from jobs import (
     Task,
     every,
 )
-from jobs.context import (
+from durable_jobs._servers import time_skipping_server_path
+from durable_jobs.context import (
     ContinuousContext,
     DebounceEventContext,
     DebounceExecuteContext,
@@ -40,8 +41,7 @@ from jobs.context import (
     TaskEventContext,
     TaskIdleContext,
 )
-from jobs.servers import test_server_path
-from jobs.testing import JobsTestEnvironment
+from durable_jobs.testing import JobsTestEnvironment
 
 TASK_QUEUE = "replay-histories"
 """The task queue the scenarios run on; replay binds the registry to the same name."""
@@ -227,7 +227,7 @@ SCENARIOS = {
 async def record() -> None:
     """Run every scenario on a fresh time-skipping server and write its history file."""
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=test_server_path()
+        test_server_existing_path=time_skipping_server_path()
     )
     async with await JobsTestEnvironment.attach(env, jobs, task_queue=TASK_QUEUE) as jobs_env:
         scenarios = sys.argv[1:] or ["continuous", "debounce", "task"]

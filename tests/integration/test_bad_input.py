@@ -12,10 +12,17 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict
 from temporalio.client import WorkflowExecutionStatus
 
-from jobs import Continuous, Debounce, DurableJobs, ExecutionError, JobValidationError, every
-from jobs.context import ContinuousContext, DebounceEventContext, DebounceExecuteContext
-from jobs.naming import MAX_USER_ID_LENGTH, check_user_id, instance_id
-from jobs.testing import JobsTestEnvironment
+from durable_jobs import (
+    Continuous,
+    Debounce,
+    DurableJobs,
+    ExecutionError,
+    JobValidationError,
+    every,
+)
+from durable_jobs._naming import MAX_USER_ID_LENGTH, check_user_id, instance_id
+from durable_jobs.context import ContinuousContext, DebounceEventContext, DebounceExecuteContext
+from durable_jobs.testing import JobsTestEnvironment
 from tests.integration.helpers import eventually, workflow_exists
 
 

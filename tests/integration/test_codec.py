@@ -9,10 +9,10 @@ import pytest
 from pydantic import BaseModel
 from temporalio.api.common.v1 import Payload
 
-from jobs import Continuous, DurableJobs, JobsError, every
-from jobs.codec import AesGcmCodec
-from jobs.context import ContinuousContext
-from jobs.testing import JobsTestEnvironment
+from durable_jobs import Continuous, DurableJobs, JobsError, every
+from durable_jobs.codec import AesGcmCodec
+from durable_jobs.context import ContinuousContext
+from durable_jobs.testing import JobsTestEnvironment
 
 SECRET = "rt_s3cr3t_refresh_token"
 

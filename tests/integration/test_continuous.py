@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import BaseModel
 
-from jobs import (
+from durable_jobs import (
     Backoff,
     Continuous,
     ContinuousContext,
@@ -23,7 +23,7 @@ from jobs import (
     cron,
     every,
 )
-from jobs.testing import JobsTestEnvironment
+from durable_jobs.testing import JobsTestEnvironment
 from tests.integration.helpers import Call, virtual_now, workflow_exists
 
 

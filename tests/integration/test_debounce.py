@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 from pydantic import BaseModel
 
-from jobs import (
+from durable_jobs import (
     Backoff,
     Debounce,
     DurableJobs,
@@ -18,9 +18,9 @@ from jobs import (
     JobValidationError,
     RetryConfig,
 )
-from jobs.context import DebounceEventContext, DebounceExecuteContext
-from jobs.events import JobEvent, add_event_sink, remove_event_sink
-from jobs.testing import JobsTestEnvironment
+from durable_jobs.context import DebounceEventContext, DebounceExecuteContext
+from durable_jobs.events import JobEvent, add_event_sink, remove_event_sink
+from durable_jobs.testing import JobsTestEnvironment
 from tests.integration.helpers import virtual_now, workflow_exists
 
 

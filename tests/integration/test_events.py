@@ -17,13 +17,18 @@ import pytest
 from pydantic import BaseModel
 from temporalio.client import WorkflowHistory
 
-from jobs import Continuous, Debounce, DurableJobs, Task, every
-from jobs.context import ContinuousContext, DebounceExecuteContext, TaskContext, TaskEventContext
-from jobs.events import JobEvent, add_event_sink, remove_event_sink
-from jobs.testing import JobsTestEnvironment
+from durable_jobs import Continuous, Debounce, DurableJobs, Task, every
+from durable_jobs.context import (
+    ContinuousContext,
+    DebounceExecuteContext,
+    TaskContext,
+    TaskEventContext,
+)
+from durable_jobs.events import JobEvent, add_event_sink, remove_event_sink
+from durable_jobs.testing import JobsTestEnvironment
+from durable_jobs.worker import build_replayer
 from tests.histories import scenarios
 from tests.integration.helpers import eventually
-from worker import build_replayer
 
 
 class Hit(BaseModel):

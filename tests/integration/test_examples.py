@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from durable_jobs.testing import JobsTestEnvironment
 from examples import jobs
 from examples.order_processor import notifier
 from examples.token_refresher import TokenState, token_endpoint
 from examples.webhook_batcher import WebhookEvent, sink
-from jobs.testing import JobsTestEnvironment
 
 
 @pytest.fixture

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from jobs import Continuous, DurableJobs, ExecutionError, RetryConfig, every
-from jobs.context import ContinuousContext
-from jobs.events import JobEvent, add_event_sink, remove_event_sink
-from jobs.http_sink import HttpEventSink
-from jobs.testing import JobsTestEnvironment
+from durable_jobs import Continuous, DurableJobs, ExecutionError, RetryConfig, every
+from durable_jobs.context import ContinuousContext
+from durable_jobs.events import JobEvent, add_event_sink, remove_event_sink
+from durable_jobs.http_sink import HttpEventSink
+from durable_jobs.testing import JobsTestEnvironment
 
 
 class Endpoint:

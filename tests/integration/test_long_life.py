@@ -13,9 +13,9 @@ import asyncio
 
 from pydantic import BaseModel
 
-from jobs import Continuous, DurableJobs, Task, every
-from jobs.context import ContinuousContext, TaskContext, TaskEventContext
-from jobs.testing import JobsTestEnvironment
+from durable_jobs import Continuous, DurableJobs, Task, every
+from durable_jobs.context import ContinuousContext, TaskContext, TaskEventContext
+from durable_jobs.testing import JobsTestEnvironment
 from tests.integration.helpers import eventually
 
 RUNS = EVENTS = 10_000

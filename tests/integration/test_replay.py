@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowHistory
 
+from durable_jobs.worker import build_replayer
 from tests.histories.scenarios import jobs
-from worker import build_replayer
 
 HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
 

@@ -9,16 +9,16 @@ from datetime import timedelta
 import pytest
 from pydantic import BaseModel
 
-from jobs import Continuous, Debounce, DurableJobs, JobValidationError, Task, every
-from jobs.context import (
+from durable_jobs import Continuous, Debounce, DurableJobs, JobValidationError, Task, every
+from durable_jobs.context import (
     ContinuousContext,
     DebounceEventContext,
     DebounceExecuteContext,
     TaskContext,
     TaskEventContext,
 )
-from jobs.events import JobEvent, add_event_sink, remove_event_sink
-from jobs.testing import JobsTestEnvironment
+from durable_jobs.events import JobEvent, add_event_sink, remove_event_sink
+from durable_jobs.testing import JobsTestEnvironment
 from tests.integration.helpers import eventually, workflow_exists
 
 

@@ -9,9 +9,9 @@ from typing import Annotated, Literal
 import pytest
 from pydantic import BaseModel, Field
 
-from jobs import Backoff, DurableJobs, ExecutionError, JobValidationError, RetryConfig, Task
-from jobs.context import TaskContext, TaskErrorContext, TaskEventContext, TaskIdleContext
-from jobs.testing import JobsTestEnvironment
+from durable_jobs import Backoff, DurableJobs, ExecutionError, JobValidationError, RetryConfig, Task
+from durable_jobs.context import TaskContext, TaskErrorContext, TaskEventContext, TaskIdleContext
+from durable_jobs.testing import JobsTestEnvironment
 from tests.integration.helpers import virtual_now, workflow_exists
 
 

@@ -13,8 +13,13 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from jobs import Continuous, Debounce, DurableJobs, Task, every
-from jobs.context import ContinuousContext, DebounceExecuteContext, TaskContext, TaskEventContext
+from durable_jobs import Continuous, Debounce, DurableJobs, Task, every
+from durable_jobs.context import (
+    ContinuousContext,
+    DebounceExecuteContext,
+    TaskContext,
+    TaskEventContext,
+)
 
 
 class Counter(BaseModel):

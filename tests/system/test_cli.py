@@ -18,9 +18,9 @@ import pytest
 from pydantic import BaseModel
 from temporalio.testing import WorkflowEnvironment
 
-from jobs import Continuous, Debounce, DurableJobs, Task, every
-from jobs.context import ContinuousContext, DebounceExecuteContext, TaskEventContext
-from jobs.testing import JobsTestEnvironment
+from durable_jobs import Continuous, Debounce, DurableJobs, Task, every
+from durable_jobs.context import ContinuousContext, DebounceExecuteContext, TaskEventContext
+from durable_jobs.testing import JobsTestEnvironment
 from tests.integration.helpers import eventually
 
 CLI = str(Path(sys.executable).parent / "durable-jobs")

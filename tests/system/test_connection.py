@@ -14,9 +14,9 @@ import pytest
 from pydantic import BaseModel
 from temporalio.testing import WorkflowEnvironment
 
-from client import JobsClient
-from jobs import Continuous, DurableJobs, JobsConnectionError, every
-from jobs.context import ContinuousContext
+from durable_jobs import Continuous, DurableJobs, JobsConnectionError, every
+from durable_jobs.client import JobsClient
+from durable_jobs.context import ContinuousContext
 
 
 class Nothing(BaseModel):

@@ -14,9 +14,9 @@ import pytest
 from pydantic import BaseModel
 from temporalio.testing import WorkflowEnvironment
 
-from jobs import Debounce, DurableJobs
-from jobs.context import DebounceEventContext, DebounceExecuteContext
-from jobs.testing import JobsTestEnvironment
+from durable_jobs import Debounce, DurableJobs
+from durable_jobs.context import DebounceEventContext, DebounceExecuteContext
+from durable_jobs.testing import JobsTestEnvironment
 
 
 class Hit(BaseModel):

@@ -24,15 +24,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from pydantic import BaseModel
 
-from jobs import Continuous, Debounce, DurableJobs, Task, every
-from jobs.context import (
+from durable_jobs import Continuous, Debounce, DurableJobs, Task, every
+from durable_jobs.context import (
     ContinuousContext,
     DebounceEventContext,
     DebounceExecuteContext,
     TaskContext,
     TaskEventContext,
 )
-from jobs.testing import JobsTestEnvironment
+from durable_jobs.testing import JobsTestEnvironment
 from tests.integration.helpers import eventually
 
 HISTORY_EVENTS_LIMIT = 5_000

@@ -11,12 +11,12 @@ from pydantic import BaseModel
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from client import JobsClient
-from jobs import Continuous, Debounce, DurableJobs, ExecutionError, RetryConfig, every
-from jobs.context import ContinuousContext, DebounceExecuteContext
+from durable_jobs import Continuous, Debounce, DurableJobs, ExecutionError, RetryConfig, every
+from durable_jobs.client import JobsClient
+from durable_jobs.context import ContinuousContext, DebounceExecuteContext
+from durable_jobs.worker import build_worker, prometheus_runtime
 from tests.integration.helpers import eventually
 from tests.system.test_server_restart import free_port
-from worker import build_worker, prometheus_runtime
 
 
 class Count(BaseModel):

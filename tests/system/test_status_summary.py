@@ -19,12 +19,17 @@ from pydantic import BaseModel
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from client import JobsClient
-from jobs import Continuous, Debounce, DurableJobs, Task, WorkerUnavailableError, every
-from jobs.context import ContinuousContext, DebounceExecuteContext, TaskContext, TaskEventContext
+from durable_jobs import Continuous, Debounce, DurableJobs, Task, WorkerUnavailableError, every
+from durable_jobs.client import JobsClient
+from durable_jobs.context import (
+    ContinuousContext,
+    DebounceExecuteContext,
+    TaskContext,
+    TaskEventContext,
+)
+from durable_jobs.protocol import JOB_KIND, JOB_NAME, JOB_STATUS
+from durable_jobs.worker import build_worker
 from tests.integration.helpers import eventually
-from worker import build_worker
-from workflows.protocol import JOB_KIND, JOB_NAME, JOB_STATUS
 
 CLI = str(Path(sys.executable).parent / "durable-jobs")
 

@@ -10,9 +10,9 @@ from pydantic import BaseModel
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from jobs import Continuous, DurableJobs, every
-from jobs.context import ContinuousContext
-from jobs.testing import JobsTestEnvironment
+from durable_jobs import Continuous, DurableJobs, every
+from durable_jobs.context import ContinuousContext
+from durable_jobs.testing import JobsTestEnvironment
 from tests.integration.helpers import eventually
 
 

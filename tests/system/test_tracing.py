@@ -12,10 +12,10 @@ from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.testing import WorkflowEnvironment
 
-from client import JobsClient
-from jobs import Continuous, DurableJobs, every
-from jobs.context import ContinuousContext
-from worker import build_worker
+from durable_jobs import Continuous, DurableJobs, every
+from durable_jobs.client import JobsClient
+from durable_jobs.context import ContinuousContext
+from durable_jobs.worker import build_worker
 
 
 class Count(BaseModel):

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from client import JobsClient
-from jobs.servers import dev_server_path
+from durable_jobs._servers import dev_server_path
+from durable_jobs.client import JobsClient
 from tests.integration.helpers import eventually
 from tests.system.crash_jobs import Counter, Hit, jobs
 

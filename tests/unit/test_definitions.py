@@ -3,7 +3,7 @@ from typing import Annotated, Any, Literal
 import pytest
 from pydantic import BaseModel, Field
 
-from jobs import (
+from durable_jobs import (
     Continuous,
     Debounce,
     DurableJobs,
@@ -14,7 +14,7 @@ from jobs import (
     Task,
     every,
 )
-from jobs.naming import check_user_id, instance_id
+from durable_jobs._naming import check_user_id, instance_id
 
 
 class State(BaseModel):

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 import pytest
 
-from jobs import JobDefinitionError, parse_duration
+from durable_jobs import JobDefinitionError, parse_duration
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from jobs import Backoff, JobDefinitionError, RetryConfig
-from jobs.retry import RetryPlan
+from durable_jobs import Backoff, JobDefinitionError, RetryConfig
+from durable_jobs.retry import RetryPlan
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from jobs import JobDefinitionError, cron, every
+from durable_jobs import JobDefinitionError, cron, every
 
 UTC = UTC
 

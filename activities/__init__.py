@@ -1,6 +1,0 @@
-"""The activities: the one that runs user handlers, and the one that emits step events."""
-
-from activities.run_handler import HandlerActivities
-from activities.step_events import emit_step_events
-
-__all__ = ["HandlerActivities", "emit_step_events"]

@@ -1,0 +1,44 @@
+"""The client of durable jobs: ``from client import JobsClient``."""
+
+from durable_jobs.client.continuous import ContinuousHandle
+from durable_jobs.client.debounce import DebounceHandle
+from durable_jobs.client.handle import JobHandle
+from durable_jobs.client.jobs_client import DEFAULT_TASK_QUEUE, JobsClient
+from durable_jobs.client.results import (
+    AddResult,
+    ClearResult,
+    ContinuousStatus,
+    DebounceStatus,
+    FlushResult,
+    LastErrorInfo,
+    SendResult,
+    StartResult,
+    StateResult,
+    TaskStateResult,
+    TaskStatus,
+    TerminateResult,
+    TriggerResult,
+)
+from durable_jobs.client.task import TaskHandle
+
+__all__ = [
+    "DEFAULT_TASK_QUEUE",
+    "AddResult",
+    "ClearResult",
+    "DebounceHandle",
+    "DebounceStatus",
+    "FlushResult",
+    "ContinuousHandle",
+    "ContinuousStatus",
+    "JobHandle",
+    "JobsClient",
+    "LastErrorInfo",
+    "SendResult",
+    "StartResult",
+    "TaskHandle",
+    "TaskStateResult",
+    "TaskStatus",
+    "StateResult",
+    "TerminateResult",
+    "TriggerResult",
+]

@@ -1,0 +1,277 @@
+"""The three job definitions a user writes: :class:`Continuous`, :class:`Debounce`, :class:`Task`.
+
+A definition is validated completely when it is built (SPEC §3): a wrong model, duration, cron
+expression, handler or retry raises :class:`JobDefinitionError` there, never at run time. A
+definition carries no name: the :class:`~durable_jobs.DurableJobs` key is the job's name.
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+import typing
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, Union, cast, overload
+
+from pydantic import BaseModel, TypeAdapter
+
+from durable_jobs._models import union_members
+from durable_jobs._naming import JobKind
+from durable_jobs.context import (
+    ContinuousContext,
+    DebounceEventContext,
+    DebounceExecuteContext,
+    TaskContext,
+    TaskErrorContext,
+    TaskEventContext,
+    TaskIdleContext,
+)
+from durable_jobs.durations import Duration, parse_duration
+from durable_jobs.errors import ExecutionError, JobDefinitionError
+from durable_jobs.retry import RetryConfig
+from durable_jobs.schedules import Schedule
+
+S = TypeVar("S", bound=BaseModel)
+E = TypeVar("E")
+DS = TypeVar("DS")
+
+DEFAULT_TIMEOUT = timedelta(minutes=10)
+"""How long one handler call may run unless a definition sets ``timeout``."""
+
+Handler = Callable[..., Awaitable[Any] | Any]
+"""A user handler: ``async def`` or plain ``def`` (run in a thread)."""
+
+UnionForm = Union["typing._SpecialForm", types.UnionType]
+"""What a type checker sees for ``event=Annotated[A | B, Field(discriminator=...)]`` or
+``Union[A, B]``: the event type is then inferred from the handlers' annotations."""
+
+
+def _check_model(kind: str, field: str, value: object) -> None:
+    if not (isinstance(value, type) and issubclass(value, BaseModel)):
+        raise JobDefinitionError(
+            f"{kind}({field}=...): got {value!r}; expected a pydantic BaseModel subclass"
+        )
+
+
+def _check_event(kind: str, value: object) -> None:
+    """An event type is a model, or a union of models (e.g. a discriminated union)."""
+    if isinstance(value, type) and issubclass(value, BaseModel):
+        return
+    members = union_members(value)
+    if not members or not all(isinstance(m, type) and issubclass(m, BaseModel) for m in members):
+        raise JobDefinitionError(
+            f"{kind}(event=...): got {value!r}; expected a pydantic BaseModel subclass or a "
+            "union of them (for example a discriminated union)"
+        )
+    try:
+        TypeAdapter(cast(Any, value))
+    except Exception as exc:  # pydantic raises several types for unusable schemas
+        raise JobDefinitionError(
+            f"{kind}(event=...): pydantic cannot validate {value!r}: {exc}"
+        ) from exc
+
+
+def _check_handler(kind: str, field: str, value: object, *, required: bool, arity: int) -> None:
+    if value is None:
+        if required:
+            raise JobDefinitionError(f"{kind}({field}=...) is required; expected a function")
+        return
+    if not callable(value):
+        raise JobDefinitionError(f"{kind}({field}=...): got {value!r}; expected a function")
+    try:
+        inspect.signature(value).bind(*range(arity))
+    except TypeError as exc:
+        raise JobDefinitionError(
+            f"{kind}({field}=...): {getattr(value, '__name__', value)!r} cannot be called with "
+            f"{arity} positional argument(s): {exc}"
+        ) from exc
+    except ValueError:  # builtins without a signature: accept, they fail loudly if wrong
+        return
+
+
+def _check_retry(kind: str, value: object) -> None:
+    if value is not None and not isinstance(value, RetryConfig):
+        raise JobDefinitionError(
+            f"{kind}(retry=...): got {value!r}; expected a RetryConfig or None"
+        )
+
+
+def _timeout(kind: str, value: object) -> timedelta:
+    return parse_duration(value, what=f"{kind}(timeout)")
+
+
+@dataclass(frozen=True, eq=False)
+class Continuous(Generic[S]):
+    """A job that runs ``execute`` on a schedule, forever, with persisted state (SPEC §5.1).
+
+    ``start_immediately`` runs the first time as soon as the instance starts; otherwise the first
+    run is due one schedule step later. ``timeout`` bounds one call of ``execute``.
+    """
+
+    kind: ClassVar[JobKind] = "continuous"
+
+    state: type[S]
+    schedule: Schedule
+    execute: Callable[[ContinuousContext[S]], Awaitable[None] | None]
+    start_immediately: bool = True
+    retry: RetryConfig | None = None
+    timeout: Duration = DEFAULT_TIMEOUT
+
+    def __post_init__(self) -> None:
+        _check_model("Continuous", "state", self.state)
+        if not isinstance(self.schedule, Schedule):
+            raise JobDefinitionError(
+                f"Continuous(schedule=...): got {self.schedule!r}; expected every(...) or cron(...)"
+            )
+        _check_handler("Continuous", "execute", self.execute, required=True, arity=1)
+        if not isinstance(self.start_immediately, bool):
+            raise JobDefinitionError(
+                f"Continuous(start_immediately=...): got {self.start_immediately!r}; expected a bool"
+            )
+        _check_retry("Continuous", self.retry)
+        object.__setattr__(self, "timeout", _timeout("Continuous", self.timeout))
+
+
+@dataclass(frozen=True, eq=False)
+class Debounce(Generic[E, DS]):
+    """A job that folds events per key and flushes one batch to ``execute`` (SPEC §5.2).
+
+    The batch flushes ``flush_after`` after its first event, or at once when it holds
+    ``max_events``. ``on_event(ctx)`` is a pure reducer returning the new state; without it the
+    state is the latest event. ``state`` defaults to the event type. Typed as
+    ``Debounce[EventModel, StateModel]``.
+    """
+
+    kind: ClassVar[JobKind] = "debounce"
+
+    event: Any
+    execute: Handler
+    flush_after: Duration
+    state: Any = None
+    max_events: int | None = None
+    on_event: Handler | None = None
+    retry: RetryConfig | None = None
+    timeout: Duration = DEFAULT_TIMEOUT
+
+    if TYPE_CHECKING:
+        # What type checkers see; at run time the dataclass's own __init__ runs. A model event
+        # types E; a union form (``Annotated[A | B, ...]``) leaves E to the handlers.
+        @overload
+        def __init__(
+            self,
+            *,
+            event: type[E],
+            execute: Callable[[DebounceExecuteContext[DS]], Awaitable[None] | None],
+            flush_after: Duration,
+            state: type[DS] | None = None,
+            max_events: int | None = None,
+            on_event: Callable[[DebounceEventContext[E, DS]], DS | Awaitable[DS]] | None = None,
+            retry: RetryConfig | None = None,
+            timeout: Duration = DEFAULT_TIMEOUT,
+        ) -> None: ...
+        @overload
+        def __init__(
+            self,
+            *,
+            event: UnionForm,
+            execute: Callable[[DebounceExecuteContext[DS]], Awaitable[None] | None],
+            flush_after: Duration,
+            state: type[DS] | None = None,
+            max_events: int | None = None,
+            on_event: Callable[[DebounceEventContext[E, DS]], DS | Awaitable[DS]] | None = None,
+            retry: RetryConfig | None = None,
+            timeout: Duration = DEFAULT_TIMEOUT,
+        ) -> None: ...
+        def __init__(self, **fields: Any) -> None: ...
+
+    def __post_init__(self) -> None:
+        _check_event("Debounce", self.event)
+        if self.state is None:
+            object.__setattr__(self, "state", self.event)
+        elif self.state is not self.event:
+            _check_model("Debounce", "state", self.state)
+        _check_handler("Debounce", "execute", self.execute, required=True, arity=1)
+        _check_handler("Debounce", "on_event", self.on_event, required=False, arity=1)
+        object.__setattr__(
+            self, "flush_after", parse_duration(self.flush_after, what="Debounce(flush_after)")
+        )
+        if self.max_events is not None and (
+            isinstance(self.max_events, bool)
+            or not isinstance(self.max_events, int)
+            or self.max_events < 1
+        ):
+            raise JobDefinitionError(
+                f"Debounce(max_events=...): got {self.max_events!r}; expected an int >= 1 or None"
+            )
+        _check_retry("Debounce", self.retry)
+        object.__setattr__(self, "timeout", _timeout("Debounce", self.timeout))
+
+
+@dataclass(frozen=True, eq=False)
+class Task(Generic[S, E]):
+    """An event-driven state machine with one alarm (SPEC §5.3).
+
+    ``on_event(event, ctx)`` updates state and may ``ctx.schedule(...)`` the alarm; ``execute(ctx)``
+    runs when it fires; ``on_idle(ctx)`` runs when nothing is scheduled; ``on_error(error, ctx)``
+    handles failures of ``on_event`` and of ``execute`` after its retries. Typed as
+    ``Task[StateModel, EventModel]``.
+    """
+
+    kind: ClassVar[JobKind] = "task"
+
+    state: type[S]
+    event: Any
+    on_event: Handler
+    execute: Handler
+    on_idle: Handler | None = None
+    on_error: Handler | None = None
+    retry: RetryConfig | None = None
+    timeout: Duration = DEFAULT_TIMEOUT
+
+    if TYPE_CHECKING:
+        # What type checkers see; at run time the dataclass's own __init__ runs.
+        @overload
+        def __init__(
+            self,
+            *,
+            state: type[S],
+            event: type[E],
+            on_event: Callable[[E, TaskEventContext[S]], Awaitable[None] | None],
+            execute: Callable[[TaskContext[S]], Awaitable[None] | None],
+            on_idle: Callable[[TaskIdleContext[S]], Awaitable[None] | None] | None = None,
+            on_error: Callable[[ExecutionError, TaskErrorContext[S]], Awaitable[None] | None]
+            | None = None,
+            retry: RetryConfig | None = None,
+            timeout: Duration = DEFAULT_TIMEOUT,
+        ) -> None: ...
+        @overload
+        def __init__(
+            self,
+            *,
+            state: type[S],
+            event: UnionForm,
+            on_event: Callable[[E, TaskEventContext[S]], Awaitable[None] | None],
+            execute: Callable[[TaskContext[S]], Awaitable[None] | None],
+            on_idle: Callable[[TaskIdleContext[S]], Awaitable[None] | None] | None = None,
+            on_error: Callable[[ExecutionError, TaskErrorContext[S]], Awaitable[None] | None]
+            | None = None,
+            retry: RetryConfig | None = None,
+            timeout: Duration = DEFAULT_TIMEOUT,
+        ) -> None: ...
+        def __init__(self, **fields: Any) -> None: ...
+
+    def __post_init__(self) -> None:
+        _check_model("Task", "state", self.state)
+        _check_event("Task", self.event)
+        _check_handler("Task", "on_event", self.on_event, required=True, arity=2)
+        _check_handler("Task", "execute", self.execute, required=True, arity=1)
+        _check_handler("Task", "on_idle", self.on_idle, required=False, arity=1)
+        _check_handler("Task", "on_error", self.on_error, required=False, arity=2)
+        _check_retry("Task", self.retry)
+        object.__setattr__(self, "timeout", _timeout("Task", self.timeout))
+
+
+JobDefinition = Continuous[Any] | Debounce[Any, Any] | Task[Any, Any]
+"""Any of the three definitions."""

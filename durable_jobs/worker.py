@@ -1,0 +1,161 @@
+"""Workers for durable jobs: :func:`build_worker`, :func:`build_replayer`, :func:`run_worker`.
+
+``build_worker(client, jobs)`` is the shortcut for a worker that runs only the jobs; to host them
+on a worker that also runs your own workflows, use :class:`~durable_jobs.DurableJobsPlugin`.
+:func:`run_worker` is the worker process that ``durable-jobs worker`` and the repository's
+``worker.py`` run: it connects (the standard Temporal environment configuration, default
+``localhost:7233``; or an embedded dev server persisted under ``.temporal/``) and runs until
+Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import signal
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.worker import Replayer, Worker
+
+from durable_jobs._registry import DurableJobs
+from durable_jobs.client import DEFAULT_TASK_QUEUE, JobsClient
+from durable_jobs.errors import JobsError
+from durable_jobs.plugin import PASSED_THROUGH_MODULES, DurableJobsPlugin
+
+__all__ = [
+    "DEV_DATABASE",
+    "DEV_METRICS_PORT",
+    "DEV_SERVER_PORT",
+    "DEV_UI_PORT",
+    "PASSED_THROUGH_MODULES",
+    "build_replayer",
+    "build_worker",
+    "load_jobs",
+    "prometheus_runtime",
+    "run_worker",
+]
+
+DEV_SERVER_PORT = 7233
+DEV_UI_PORT = 8233
+DEV_METRICS_PORT = 9464
+"""Where ``make run`` serves the worker's Prometheus metrics."""
+DEV_DATABASE = Path(".temporal") / "dev.db"
+
+log = logging.getLogger("durable_jobs.worker")
+
+
+def build_worker(
+    temporal_client: Client,
+    jobs: DurableJobs,
+    task_queue: str = DEFAULT_TASK_QUEUE,
+    **worker_options: Any,
+) -> Worker:
+    """A ``temporalio`` worker that runs the three job workflows and the activities of ``jobs``.
+
+    ``worker_options`` go to ``temporalio.worker.Worker``; a ``workflow_runner`` given there
+    gets the library's modules passed through its sandbox.
+    """
+    plugins = [*worker_options.pop("plugins", []), DurableJobsPlugin(jobs, task_queue=task_queue)]
+    return Worker(temporal_client, task_queue=task_queue, plugins=plugins, **worker_options)
+
+
+REPLAY_BUILD_ID = "durable-jobs-replay"
+
+
+def build_replayer(jobs: DurableJobs, **replayer_options: Any) -> Replayer:
+    """A ``temporalio`` ``Replayer`` for the job workflows of ``jobs``, with the worker's sandbox."""
+    replayer_options.setdefault("build_id", REPLAY_BUILD_ID)
+    plugins = [*replayer_options.pop("plugins", []), DurableJobsPlugin(jobs)]
+    return Replayer(workflows=[], plugins=plugins, **replayer_options)
+
+
+def load_jobs(spec: str) -> DurableJobs:
+    """The registry named by ``package.module:attribute``; raises :class:`JobsError`.
+
+    The module is imported as ``python -m`` would, so it may live in the current directory.
+    """
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise JobsError(f"--jobs {spec!r}: expected package.module:attribute")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise JobsError(f"--jobs {spec!r}: cannot import {module_name!r}: {err}") from err
+    registry = getattr(module, attribute, None)
+    if not isinstance(registry, DurableJobs):
+        raise JobsError(
+            f"--jobs {spec!r}: expected a DurableJobs, found {type(registry).__name__} {registry!r}"
+        )
+    return registry
+
+
+async def run_worker(
+    jobs: DurableJobs,
+    *,
+    task_queue: str = DEFAULT_TASK_QUEUE,
+    dev: bool = False,
+    then: Callable[[JobsClient], Coroutine[Any, Any, None]] | None = None,
+    metrics_port: int | None = None,
+) -> None:
+    """Run a worker until the process gets Ctrl-C or SIGTERM.
+
+    ``dev`` starts an embedded dev server first (persisted under ``.temporal/``, with its web UI
+    and the job search attributes). ``then``, if given, runs once the worker is polling (the demo
+    uses it) with a client for ``jobs``; the worker keeps running after it returns.
+    ``metrics_port`` serves Prometheus metrics (Temporal's worker metrics and the jobs' own).
+    """
+    from temporalio.testing import WorkflowEnvironment
+
+    from durable_jobs._servers import dev_server_path, dev_server_search_attribute_args
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    environment = None
+    runtime = prometheus_runtime(metrics_port) if metrics_port is not None else None
+    if dev:
+        DEV_DATABASE.parent.mkdir(exist_ok=True)
+        environment = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=dev_server_path(),
+            dev_server_database_filename=str(DEV_DATABASE),
+            port=DEV_SERVER_PORT,
+            ui=True,
+            ui_port=DEV_UI_PORT,
+            runtime=runtime,
+            dev_server_extra_args=dev_server_search_attribute_args(),
+        )
+        temporal_client = environment.client
+        log.info(
+            "dev server on localhost:%s, web UI http://localhost:%s", DEV_SERVER_PORT, DEV_UI_PORT
+        )
+    else:
+        options: dict[str, Any] = {} if runtime is None else {"runtime": runtime}
+        temporal_client = (
+            await JobsClient.connect(jobs, task_queue=task_queue, **options)
+        ).temporal_client
+    try:
+        async with build_worker(temporal_client, jobs, task_queue=task_queue):
+            log.info("worker for %s on task queue %r; Ctrl-C to stop", sorted(jobs), task_queue)
+            if then is not None:
+                demo = asyncio.create_task(
+                    then(JobsClient.from_client(temporal_client, jobs, task_queue=task_queue))
+                )
+                demo.add_done_callback(lambda task: task.cancelled() or task.exception())
+            await stop.wait()
+            log.info("stopping: finishing or handing back in-flight work")
+    finally:
+        if environment is not None:
+            await environment.shutdown()
+
+
+def prometheus_runtime(port: int, host: str = "0.0.0.0") -> Runtime:
+    """A Temporal runtime that serves its metrics for Prometheus on ``host:port``/metrics."""
+    return Runtime(
+        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"{host}:{port}"))
+    )

@@ -1,0 +1,1 @@
+"""The application's own workflows (the layout of Temporal's samples)."""
