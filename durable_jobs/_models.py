@@ -6,6 +6,7 @@ adapters are built once per type and kept for the life of the process.
 
 from __future__ import annotations
 
+import json
 import types
 import typing
 from typing import Any
@@ -50,3 +51,11 @@ def type_name(type_: Any) -> str:
     if members is not None:
         return " | ".join(type_name(member) for member in members)
     return getattr(type_, "__name__", None) or repr(type_)
+
+
+def json_size(data: Any) -> int:
+    """The size of JSON-ready ``data`` as compact JSON, in bytes: what it costs in a payload.
+
+    Raises ``ValueError`` for numbers JSON cannot carry (NaN, infinity).
+    """
+    return len(json.dumps(data, allow_nan=False, separators=(",", ":")).encode())

@@ -156,8 +156,10 @@ class DebounceEventContext(HandlerContext, Generic[E, T]):
         return self._event_count
 
 
-FlushReason = Literal["max_events", "flush_after", "manual"]
-"""Why a Debounce batch is being flushed."""
+FlushReason = Literal["max_events", "max_size", "flush_after", "max_wait", "manual"]
+"""Why a Debounce batch is being flushed: it holds ``max_events``; its state reached half of the
+state budget (``max_size``); its deadline came (``flush_after``; ``max_wait`` when a sliding
+window was capped); or ``flush`` was called (``manual``)."""
 
 
 class DebounceExecuteContext(HandlerContext, Generic[T]):
@@ -200,7 +202,7 @@ class DebounceExecuteContext(HandlerContext, Generic[T]):
 
     @property
     def flush_reason(self) -> FlushReason:
-        """``"max_events"``, ``"flush_after"`` or ``"manual"``."""
+        """``"max_events"``, ``"max_size"``, ``"flush_after"``, ``"max_wait"`` or ``"manual"``."""
         return self._flush_reason
 
 

@@ -13,7 +13,7 @@ import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, Union, cast, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, Union, cast, overload
 
 from pydantic import BaseModel, TypeAdapter
 
@@ -39,6 +39,13 @@ DS = TypeVar("DS")
 
 DEFAULT_TIMEOUT = timedelta(minutes=10)
 """How long one handler call may run unless a definition sets ``timeout``."""
+
+DEFAULT_IDEMPOTENCY_WINDOW = timedelta(minutes=10)
+"""How long an instance remembers an ``idempotency_key`` unless a definition says otherwise."""
+
+Migrate = Callable[[Any, int], Any]
+"""``migrate(data, from_version)``: stored state of an older version (JSON-ready data) to the
+current model, or to data that validates as it. Pure: it may run again on a retry."""
 
 Handler = Callable[..., Awaitable[Any] | Any]
 """A user handler: ``async def`` or plain ``def`` (run in a thread)."""
@@ -98,8 +105,28 @@ def _check_retry(kind: str, value: object) -> None:
         )
 
 
-def _timeout(kind: str, value: object) -> timedelta:
-    return parse_duration(value, what=f"{kind}(timeout)")
+def _check_common(kind: str, definition: Any) -> None:
+    """What every kind has: retry, timeout, idempotency window, state version and migration."""
+    _check_retry(kind, definition.retry)
+    object.__setattr__(
+        definition, "timeout", parse_duration(definition.timeout, what=f"{kind}(timeout)")
+    )
+    object.__setattr__(
+        definition,
+        "idempotency_window",
+        parse_duration(definition.idempotency_window, what=f"{kind}(idempotency_window)"),
+    )
+    version = definition.state_version
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise JobDefinitionError(
+            f"{kind}(state_version=...): got {version!r}; expected an int >= 1"
+        )
+    _check_handler(kind, "migrate", definition.migrate, required=False, arity=2)
+    if version > 1 and definition.migrate is None:
+        raise JobDefinitionError(
+            f"{kind}(state_version={version}) needs migrate=...: a function "
+            "migrate(data, from_version) that turns older stored state into the current model"
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,7 +134,10 @@ class Continuous(Generic[S]):
     """A job that runs ``execute`` on a schedule, forever, with persisted state (SPEC §5.1).
 
     ``start_immediately`` runs the first time as soon as the instance starts; otherwise the first
-    run is due one schedule step later. ``timeout`` bounds one call of ``execute``.
+    run is due one schedule step later. ``timeout`` bounds one call of ``execute``. When a run
+    fails with no attempt left the schedule goes on (``last_error`` set); with
+    ``pause_on_failure`` the instance stops instead until ``resume`` or ``trigger``. A run found
+    more than ``catch_up_window`` late (after an outage) is skipped; ``None`` runs it once, late.
     """
 
     kind: ClassVar[JobKind] = "continuous"
@@ -118,6 +148,11 @@ class Continuous(Generic[S]):
     start_immediately: bool = True
     retry: RetryConfig | None = None
     timeout: Duration = DEFAULT_TIMEOUT
+    pause_on_failure: bool = False
+    catch_up_window: Duration | None = None
+    idempotency_window: Duration = DEFAULT_IDEMPOTENCY_WINDOW
+    state_version: int = 1
+    migrate: Migrate | None = None
 
     def __post_init__(self) -> None:
         _check_model("Continuous", "state", self.state)
@@ -126,21 +161,29 @@ class Continuous(Generic[S]):
                 f"Continuous(schedule=...): got {self.schedule!r}; expected every(...) or cron(...)"
             )
         _check_handler("Continuous", "execute", self.execute, required=True, arity=1)
-        if not isinstance(self.start_immediately, bool):
-            raise JobDefinitionError(
-                f"Continuous(start_immediately=...): got {self.start_immediately!r}; expected a bool"
+        for flag in ("start_immediately", "pause_on_failure"):
+            if not isinstance(getattr(self, flag), bool):
+                raise JobDefinitionError(
+                    f"Continuous({flag}=...): got {getattr(self, flag)!r}; expected a bool"
+                )
+        if self.catch_up_window is not None:
+            object.__setattr__(
+                self,
+                "catch_up_window",
+                parse_duration(self.catch_up_window, what="Continuous(catch_up_window)"),
             )
-        _check_retry("Continuous", self.retry)
-        object.__setattr__(self, "timeout", _timeout("Continuous", self.timeout))
+        _check_common("Continuous", self)
 
 
 @dataclass(frozen=True, eq=False)
 class Debounce(Generic[E, DS]):
-    """A job that folds events per key and flushes one batch to ``execute`` (SPEC §5.2).
+    """A job that folds events per key and flushes one batch to ``execute`` (SPEC §5.2, §10.4).
 
-    The batch flushes ``flush_after`` after its first event, or at once when it holds
-    ``max_events``. ``on_event(ctx)`` is a pure reducer returning the new state; without it the
-    state is the latest event. ``state`` defaults to the event type. Typed as
+    ``window="fixed"``: the batch flushes ``flush_after`` after its first event.
+    ``window="sliding"``: each event moves the deadline to ``flush_after`` from now (a quiet
+    period), never later than ``max_wait`` after the first event. A batch holding
+    ``max_events`` flushes at once. ``on_event(ctx)`` is a pure reducer returning the new state;
+    without it the state is the latest event. ``state`` defaults to the event type. Typed as
     ``Debounce[EventModel, StateModel]``.
     """
 
@@ -154,6 +197,11 @@ class Debounce(Generic[E, DS]):
     on_event: Handler | None = None
     retry: RetryConfig | None = None
     timeout: Duration = DEFAULT_TIMEOUT
+    window: Literal["fixed", "sliding"] = "fixed"
+    max_wait: Duration | None = None
+    idempotency_window: Duration = DEFAULT_IDEMPOTENCY_WINDOW
+    state_version: int = 1
+    migrate: Migrate | None = None
 
     if TYPE_CHECKING:
         # What type checkers see; at run time the dataclass's own __init__ runs. A model event
@@ -170,6 +218,11 @@ class Debounce(Generic[E, DS]):
             on_event: Callable[[DebounceEventContext[E, DS]], DS | Awaitable[DS]] | None = None,
             retry: RetryConfig | None = None,
             timeout: Duration = DEFAULT_TIMEOUT,
+            window: Literal["fixed", "sliding"] = "fixed",
+            max_wait: Duration | None = None,
+            idempotency_window: Duration = DEFAULT_IDEMPOTENCY_WINDOW,
+            state_version: int = 1,
+            migrate: Migrate | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -183,6 +236,11 @@ class Debounce(Generic[E, DS]):
             on_event: Callable[[DebounceEventContext[E, DS]], DS | Awaitable[DS]] | None = None,
             retry: RetryConfig | None = None,
             timeout: Duration = DEFAULT_TIMEOUT,
+            window: Literal["fixed", "sliding"] = "fixed",
+            max_wait: Duration | None = None,
+            idempotency_window: Duration = DEFAULT_IDEMPOTENCY_WINDOW,
+            state_version: int = 1,
+            migrate: Migrate | None = None,
         ) -> None: ...
         def __init__(self, **fields: Any) -> None: ...
 
@@ -194,9 +252,8 @@ class Debounce(Generic[E, DS]):
             _check_model("Debounce", "state", self.state)
         _check_handler("Debounce", "execute", self.execute, required=True, arity=1)
         _check_handler("Debounce", "on_event", self.on_event, required=False, arity=1)
-        object.__setattr__(
-            self, "flush_after", parse_duration(self.flush_after, what="Debounce(flush_after)")
-        )
+        flush_after = parse_duration(self.flush_after, what="Debounce(flush_after)")
+        object.__setattr__(self, "flush_after", flush_after)
         if self.max_events is not None and (
             isinstance(self.max_events, bool)
             or not isinstance(self.max_events, int)
@@ -205,8 +262,24 @@ class Debounce(Generic[E, DS]):
             raise JobDefinitionError(
                 f"Debounce(max_events=...): got {self.max_events!r}; expected an int >= 1 or None"
             )
-        _check_retry("Debounce", self.retry)
-        object.__setattr__(self, "timeout", _timeout("Debounce", self.timeout))
+        if self.window not in ("fixed", "sliding"):
+            raise JobDefinitionError(
+                f"Debounce(window=...): got {self.window!r}; expected 'fixed' or 'sliding'"
+            )
+        if self.max_wait is not None:
+            if self.window != "sliding":
+                raise JobDefinitionError(
+                    "Debounce(max_wait=...) caps a sliding window; it needs window='sliding' "
+                    "(a fixed window flushes flush_after after the first event anyway)"
+                )
+            max_wait = parse_duration(self.max_wait, what="Debounce(max_wait)")
+            if max_wait < flush_after:
+                raise JobDefinitionError(
+                    f"Debounce(max_wait=...): {max_wait} is shorter than flush_after "
+                    f"({flush_after}); expected max_wait >= flush_after"
+                )
+            object.__setattr__(self, "max_wait", max_wait)
+        _check_common("Debounce", self)
 
 
 @dataclass(frozen=True, eq=False)
@@ -229,6 +302,9 @@ class Task(Generic[S, E]):
     on_error: Handler | None = None
     retry: RetryConfig | None = None
     timeout: Duration = DEFAULT_TIMEOUT
+    idempotency_window: Duration = DEFAULT_IDEMPOTENCY_WINDOW
+    state_version: int = 1
+    migrate: Migrate | None = None
 
     if TYPE_CHECKING:
         # What type checkers see; at run time the dataclass's own __init__ runs.
@@ -245,6 +321,9 @@ class Task(Generic[S, E]):
             | None = None,
             retry: RetryConfig | None = None,
             timeout: Duration = DEFAULT_TIMEOUT,
+            idempotency_window: Duration = DEFAULT_IDEMPOTENCY_WINDOW,
+            state_version: int = 1,
+            migrate: Migrate | None = None,
         ) -> None: ...
         @overload
         def __init__(
@@ -259,6 +338,9 @@ class Task(Generic[S, E]):
             | None = None,
             retry: RetryConfig | None = None,
             timeout: Duration = DEFAULT_TIMEOUT,
+            idempotency_window: Duration = DEFAULT_IDEMPOTENCY_WINDOW,
+            state_version: int = 1,
+            migrate: Migrate | None = None,
         ) -> None: ...
         def __init__(self, **fields: Any) -> None: ...
 
@@ -269,9 +351,13 @@ class Task(Generic[S, E]):
         _check_handler("Task", "execute", self.execute, required=True, arity=1)
         _check_handler("Task", "on_idle", self.on_idle, required=False, arity=1)
         _check_handler("Task", "on_error", self.on_error, required=False, arity=2)
-        _check_retry("Task", self.retry)
-        object.__setattr__(self, "timeout", _timeout("Task", self.timeout))
+        _check_common("Task", self)
 
 
 JobDefinition = Continuous[Any] | Debounce[Any, Any] | Task[Any, Any]
 """Any of the three definitions."""
+
+
+def milliseconds(duration: Duration) -> int:
+    """A duration a definition holds (already a ``timedelta``), in whole milliseconds."""
+    return parse_duration(duration) // timedelta(milliseconds=1)

@@ -65,3 +65,16 @@ class JobsConnectionError(JobsError):
 class WorkerUnavailableError(JobsError):
     """A call that needs a worker got no answer: no worker polls the job's task queue, or none
     answered in time."""
+
+
+class CallTimeoutError(JobsError):
+    """A waiting call got no answer within its ``timeout`` (or Temporal's RPC gave up).
+
+    The call may still be applied. Sending it again with the same ``idempotency_key`` is safe:
+    the instance applies a key once and answers a duplicate with the first call's answer.
+    """
+
+
+class CallRefusedError(JobsError):
+    """The instance refused the call and applied nothing: it would take the instance over its
+    payload budget, or its ``idempotency_key`` was used for another kind of call."""

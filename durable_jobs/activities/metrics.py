@@ -11,13 +11,14 @@ from datetime import timedelta
 
 from temporalio import activity
 
-from durable_jobs.protocol.activities import HandlerCall, HandlerOutcome
+from durable_jobs.activities.steps import handler_of
+from durable_jobs.protocol.activities import HandlerCall, HandlerStep, StepOutcome
 
 
-def record(call: HandlerCall, outcome: HandlerOutcome) -> None:
-    """Count one handler call and its duration; a Debounce flush also records its batch size."""
+def record(call: HandlerCall, step: HandlerStep, outcome: StepOutcome) -> None:
+    """Count one step's handler call and its duration; a Debounce flush also its batch size."""
     meter = activity.metric_meter().with_additional_attributes(
-        {"job_kind": call.kind, "job_name": call.job_name, "handler": call.handler}
+        {"job_kind": call.kind, "job_name": call.job_name, "handler": handler_of(step)}
     )
     meter.create_counter(
         "durable_jobs_handler_calls", "User handler calls; outcome is ok or failed."
@@ -25,8 +26,8 @@ def record(call: HandlerCall, outcome: HandlerOutcome) -> None:
     meter.create_histogram_timedelta(
         "durable_jobs_handler_duration", "Time spent in the user handler.", "ms"
     ).record(timedelta(milliseconds=outcome.duration_ms))
-    if call.kind == "debounce" and call.handler == "execute" and outcome.ok:
+    if call.batch is not None and outcome.ok:
         meter.create_counter("durable_jobs_flushes", "Debounce batches delivered.").add(1)
         meter.create_histogram(
             "durable_jobs_batch_size", "Events in each delivered Debounce batch."
-        ).record(call.event_count)
+        ).record(call.batch.event_count)

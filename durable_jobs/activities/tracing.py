@@ -3,12 +3,14 @@
 Tracing itself is Temporal's: put ``temporalio.contrib.opentelemetry.TracingInterceptor()`` in
 the client's ``interceptors`` (the worker built from that client inherits it; the ``tracing``
 extra installs OpenTelemetry). This adds ``job.kind``, ``job.name``, ``job.id``,
-``job.instance_id``, ``job.handler`` and ``job.attempt`` to the span of every handler call.
+``job.instance_id``, ``job.handler``, ``job.attempt`` and ``job.steps`` (how many queued
+messages the call handles) to the span of every handler call.
 Without OpenTelemetry installed it does nothing.
 """
 
 from __future__ import annotations
 
+from durable_jobs.activities.steps import handler_of
 from durable_jobs.protocol.activities import HandlerCall
 
 try:
@@ -29,7 +31,8 @@ def annotate(call: HandlerCall) -> None:
                 "job.name": call.job_name,
                 "job.id": call.user_id,
                 "job.instance_id": call.instance_id,
-                "job.handler": call.handler,
-                "job.attempt": call.attempt,
+                "job.handler": ",".join(handler_of(step) for step in call.steps),
+                "job.attempt": call.steps[0].attempt if call.steps else 1,
+                "job.steps": len(call.steps),
             }
         )

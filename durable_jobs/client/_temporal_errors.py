@@ -1,7 +1,8 @@
 """Normalising what the two Temporal servers raise into the library's answers and errors.
 
-The dev server and the time-skipping test server disagree on some exception types (TEMPORAL-NOTES:
-"already exists", closed workflows); this module is the one place that knows.
+The dev server and the time-skipping test server disagree on some exception types (closed
+workflows, "already exists"); this module is the one place that knows, and the one place that
+maps the workflows' own failure types back to library errors.
 """
 
 from __future__ import annotations
@@ -14,8 +15,36 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from durable_jobs.errors import ExecutionError, JobsConnectionError
-from durable_jobs.protocol import CONTINUING_AS_NEW_ERROR_TYPE, EXECUTION_ERROR_TYPE
+from durable_jobs.errors import (
+    CallRefusedError,
+    CallTimeoutError,
+    ExecutionError,
+    JobNotFoundError,
+    JobsConnectionError,
+)
+from durable_jobs.protocol import (
+    CONTINUING_AS_NEW_ERROR_TYPE,
+    EXECUTION_ERROR_TYPE,
+    INSTANCE_ENDED_ERROR_TYPE,
+    NOT_REGISTERED_ERROR_TYPE,
+    REFUSED_ERROR_TYPE,
+)
+
+_OURS = (
+    EXECUTION_ERROR_TYPE,
+    CONTINUING_AS_NEW_ERROR_TYPE,
+    INSTANCE_ENDED_ERROR_TYPE,
+    NOT_REGISTERED_ERROR_TYPE,
+    REFUSED_ERROR_TYPE,
+)
+
+
+def _cause_type(err: BaseException) -> str | None:
+    if isinstance(err, WorkflowUpdateFailedError):
+        cause = err.cause
+        if isinstance(cause, ApplicationError):
+            return cause.type
+    return None
 
 
 def is_update_not_taken(err: BaseException) -> bool:
@@ -24,6 +53,7 @@ def is_update_not_taken(err: BaseException) -> bool:
     ``RESOURCE_EXHAUSTED``: 10 updates are already in flight, or the run is closing.
     ``FAILED_PRECONDITION``: the workflow task that carried it failed before accepting it, as
     when a signal arrives while the run continues as new ("unexpected workflow task failure").
+    Sent again with the same update ID, it cannot apply twice.
     """
     return isinstance(err, RPCError) and err.status in (
         RPCStatusCode.RESOURCE_EXHAUSTED,
@@ -31,12 +61,10 @@ def is_update_not_taken(err: BaseException) -> bool:
     )
 
 
-def is_refused_while_continuing(err: BaseException) -> bool:
-    """True when the run refused an update, unrecorded, because it is continuing as new."""
-    if isinstance(err, WorkflowUpdateFailedError):
-        cause = err.cause
-        return isinstance(cause, ApplicationError) and cause.type == CONTINUING_AS_NEW_ERROR_TYPE
-    return False
+def is_given_back(err: BaseException) -> bool:
+    """True when the instance gave an update back unapplied for the client to send again:
+    its run is continuing as new, or the instance ended before handling it."""
+    return _cause_type(err) in (CONTINUING_AS_NEW_ERROR_TYPE, INSTANCE_ENDED_ERROR_TYPE)
 
 
 def is_gone(err: BaseException) -> bool:
@@ -48,19 +76,15 @@ def is_gone(err: BaseException) -> bool:
     if isinstance(err, WorkflowUpdateFailedError):
         # An update whose workflow closed before it completed (Temporal terminate) fails with a
         # cause that is not ours.
-        cause = err.cause
-        return not (
-            isinstance(cause, ApplicationError)
-            and cause.type in (EXECUTION_ERROR_TYPE, CONTINUING_AS_NEW_ERROR_TYPE)
-        )
+        return _cause_type(err) not in _OURS
     return False
 
 
 def translate(err: BaseException, *, address: str) -> BaseException:
     """The library error for a Temporal exception, or ``err`` itself when it has none."""
-    if isinstance(err, WorkflowUpdateFailedError):
+    if isinstance(err, WorkflowUpdateFailedError) and isinstance(err.cause, ApplicationError):
         cause = err.cause
-        if isinstance(cause, ApplicationError) and cause.type == EXECUTION_ERROR_TYPE:
+        if cause.type == EXECUTION_ERROR_TYPE:
             kind, job_name, instance_id, error_type, message = cause.details
             return ExecutionError(
                 kind=str(kind),
@@ -69,8 +93,15 @@ def translate(err: BaseException, *, address: str) -> BaseException:
                 error_type=str(error_type),
                 error_message=str(message),
             )
+        if cause.type == NOT_REGISTERED_ERROR_TYPE:
+            return JobNotFoundError(cause.message)
+        if cause.type == REFUSED_ERROR_TYPE:
+            return CallRefusedError(cause.message)
     if isinstance(err, RPCError) and err.status == RPCStatusCode.UNAVAILABLE:
         return JobsConnectionError(address, err.message)
     if isinstance(err, WorkflowUpdateRPCTimeoutOrCancelledError):
-        return JobsConnectionError(address, f"no answer in time ({err}); is a worker running?")
+        return CallTimeoutError(
+            f"Temporal gave up waiting for the call's answer ({err}); it may still be applied, "
+            "and sending it again with the same idempotency_key is safe"
+        )
     return err

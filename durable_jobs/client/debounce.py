@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from durable_jobs._models import from_data
@@ -15,8 +15,9 @@ from durable_jobs.client.results import (
     FlushResult,
     StateResult,
 )
-from durable_jobs.definitions import Debounce
-from durable_jobs.durations import parse_duration
+from durable_jobs.definitions import Debounce, milliseconds
+from durable_jobs.durations import Duration
+from durable_jobs.protocol import CallRequest
 from durable_jobs.protocol.debounce import (
     AddReply,
     AddRequest,
@@ -43,28 +44,55 @@ class DebounceHandle(JobHandle[Debounce[E, S]], Generic[E, S]):
         definition = self._definition
         return DebounceSpec(
             job_name=self._name,
-            flush_after_ms=parse_duration(definition.flush_after) // timedelta(milliseconds=1),
+            flush_after_ms=milliseconds(definition.flush_after),
             max_events=definition.max_events,
             retry=RetryPlan.of(definition.retry),
-            timeout_ms=parse_duration(definition.timeout) // timedelta(milliseconds=1),
+            sliding=definition.window == "sliding",
+            max_wait_ms=None if definition.max_wait is None else milliseconds(definition.max_wait),
+            idempotency_window_ms=milliseconds(definition.idempotency_window),
         )
 
-    async def add(self, *, id: str, event: E | Mapping[str, Any]) -> AddResult:
-        """Fold ``event`` into the instance's batch, creating the instance if needed.
-
-        The first event of a batch sets ``will_flush_at = now + flush_after``; reaching
-        ``max_events`` starts the flush at once. ``add`` never waits for a flush.
-        """
+    def _start(self, id: str, event: Any, idempotency_key: str | None) -> tuple[Any, ...]:
+        """The workflow ID, the start input, the request and the first summary of an add."""
         workflow_id = self.instance_id(id)
         data = self._validate(self._definition.event, event, what="event", id=id)
-        token = self._new_token()
+        call = self._new_call(id, idempotency_key)
+        now = datetime.now(UTC)
+        flush_at = now + timedelta(milliseconds=milliseconds(self._definition.flush_after))
+        return (
+            workflow_id,
+            DebounceInput(
+                spec=self._spec(), start_token=call.id, state_version=self._definition.state_version
+            ),
+            AddRequest(event=data, call=call),
+            (DebounceStatusView("debouncing", 1, flush_at, now, None), now),
+        )
+
+    async def add(
+        self,
+        *,
+        id: str,
+        event: E | Mapping[str, Any],
+        idempotency_key: str | None = None,
+        timeout: Duration | None = None,
+    ) -> AddResult:
+        """Fold ``event`` into the instance's batch, creating the instance if needed.
+
+        The first event of a batch sets ``will_flush_at = now + flush_after`` (a sliding window
+        moves it with each event); reaching ``max_events`` starts the flush at once. ``add``
+        never waits for a flush. The same ``idempotency_key`` within the job's
+        ``idempotency_window`` is applied once and answered with the first call's answer.
+        """
+        workflow_id, start_input, request, summary = self._start(id, event, idempotency_key)
         reply = await self._update_with_start(
             workflow_id,
             DebounceJobWorkflow.run,
-            DebounceInput(spec=self._spec(), start_token=token),
+            start_input,
             "add",
-            AddRequest(event=data, start_token=token),
+            request,
             AddReply,
+            first_summary=summary,
+            timeout=timeout,
         )
         return AddResult(
             created=reply.created,
@@ -73,42 +101,70 @@ class DebounceHandle(JobHandle[Debounce[E, S]], Generic[E, S]):
             will_flush_at=reply.will_flush_at,
         )
 
-    async def add_nowait(self, *, id: str, event: E | Mapping[str, Any]) -> None:
+    async def add_nowait(
+        self, *, id: str, event: E | Mapping[str, Any], idempotency_key: str | None = None
+    ) -> None:
         """``add`` without waiting (signal-with-start): returns once Temporal has the event.
 
         The event is validated exactly as in ``add``; a signal has no 10-in-flight limit. An
-        event the reducer refuses is dropped and shows in ``status().last_error``.
+        event the instance refuses is dropped and shows in ``status().last_error`` and a
+        ``job.failed`` event; a duplicate ``idempotency_key`` is dropped.
         """
-        workflow_id = self.instance_id(id)
-        data = self._validate(self._definition.event, event, what="event", id=id)
+        workflow_id, start_input, request, summary = self._start(id, event, idempotency_key)
         await self._signal_with_start(
             workflow_id,
             DebounceJobWorkflow.run,
-            DebounceInput(spec=self._spec()),
+            start_input,
             "add.nowait",
-            AddRequest(event=data),
+            request,
+            first_summary=summary,
         )
 
-    async def flush_nowait(self, id: str) -> bool:
+    async def flush_nowait(self, id: str, *, idempotency_key: str | None = None) -> bool:
         """``flush`` without waiting (a signal): ``False`` when there is no instance."""
-        return await self._signal_unless_gone(self.instance_id(id), "flush.nowait")
+        request = CallRequest(self._new_call(id, idempotency_key))
+        return await self._signal_unless_gone(self.instance_id(id), "flush.nowait", request)
 
-    async def flush(self, id: str) -> FlushResult:
+    async def flush(
+        self,
+        id: str,
+        *,
+        idempotency_key: str | None = None,
+        timeout: Duration | None = None,
+    ) -> FlushResult:
         """Flush now and wait for it; ``flushed=False, reason="empty"`` when there is nothing.
 
-        Raises :class:`~jobs.errors.ExecutionError` when that flush attempt fails (the batch is
+        Raises :class:`~durable_jobs.errors.ExecutionError` when that flush attempt fails (the batch is
         kept, and retried as the job's retry policy says).
         """
-        empty = FlushReply(flushed=False, event_count=0, reason="empty")
-        reply = await self._update_unless_gone(self.instance_id(id), "flush", FlushReply, empty)
+        reply = await self._update_unless_gone(
+            self.instance_id(id),
+            "flush",
+            CallRequest(self._new_call(id, idempotency_key)),
+            FlushReply,
+            FlushReply(flushed=False, event_count=0, reason="empty"),
+            timeout=timeout,
+        )
         return FlushResult(
             flushed=reply.flushed, event_count=reply.event_count, reason=reply.reason
         )
 
-    async def clear(self, id: str) -> ClearResult:
+    async def clear(
+        self,
+        id: str,
+        *,
+        idempotency_key: str | None = None,
+        timeout: Duration | None = None,
+    ) -> ClearResult:
         """Drop the batch without ``execute``; ``cleared=False`` when there is nothing."""
-        nothing = ClearReply(cleared=False, discarded_events=0)
-        reply = await self._update_unless_gone(self.instance_id(id), "clear", ClearReply, nothing)
+        reply = await self._update_unless_gone(
+            self.instance_id(id),
+            "clear",
+            CallRequest(self._new_call(id, idempotency_key)),
+            ClearReply,
+            ClearReply(cleared=False, discarded_events=0),
+            timeout=timeout,
+        )
         return ClearResult(cleared=reply.cleared, discarded_events=reply.discarded_events)
 
     async def status(self, id: str) -> DebounceStatus:

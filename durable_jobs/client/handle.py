@@ -1,23 +1,34 @@
-"""What every per-kind handle shares: ids, validation, queries on open instances, terminate.
+"""What every per-kind handle shares: ids, validation, call identities, waiting, queries,
+status, terminate.
 
 A handle validates everything in the client before anything is sent (SPEC §5) and answers "not
-found" in results instead of raising.
+found" in results instead of raising. Every call gets one identity (its update ID, and the
+``call`` in its payload) that every resend reuses, plus the caller's ``idempotency_key``, so
+the instance applies it once (SPEC §10.2).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 import uuid
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
+from temporalio.api.enums.v1 import EventType, TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import (
+    DeleteWorkflowExecutionRequest,
+    DescribeTaskQueueRequest,
+    GetWorkflowExecutionHistoryReverseRequest,
+)
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
+    WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowHandle,
 )
@@ -29,26 +40,42 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from durable_jobs._models import to_data, type_name
+from durable_jobs._models import json_size, to_data, type_name
 from durable_jobs._naming import JobKind, check_user_id, instance_id
 from durable_jobs.client._in_flight import InFlightLimit
 from durable_jobs.client._search_attributes import JobSearchAttributes
 from durable_jobs.client._temporal_errors import is_gone, translate
-from durable_jobs.client.results import StatusResult, TerminateResult
-from durable_jobs.errors import JobValidationError, WorkerUnavailableError
+from durable_jobs.client.results import ProblemInfo, StatusResult, TerminateResult
+from durable_jobs.durations import Duration, parse_duration
+from durable_jobs.errors import (
+    CallTimeoutError,
+    JobValidationError,
+    WorkerUnavailableError,
+)
 from durable_jobs.events import emit
-from durable_jobs.protocol import STATUS_AS_OF_MEMO, STATUS_MEMO
-
-MAX_PAYLOAD_BYTES = 1_900_000
-"""The largest input or event accepted: under Temporal's 2 MB payload limit, with room for
-the request's other fields."""
+from durable_jobs.protocol import (
+    MAX_EVENT_BYTES,
+    MAX_IDEMPOTENCY_KEY_LENGTH,
+    MAX_STATE_BYTES,
+    STATUS_AS_OF_MEMO,
+    STATUS_MEMO,
+    Call,
+)
 
 SIGNAL_WITH_START_ATTEMPTS = 5
 """Tries of one ``*_nowait`` call that races a concurrent start of the same instance."""
 
+TERMINATE_ROUNDS = 10
+"""How many runs ``terminate`` follows: each round ends the run that is current then."""
+
 D = TypeVar("D")
 T = TypeVar("T")
 R = TypeVar("R", bound=StatusResult)
+
+
+def _update_id(call: Call, round: int) -> str:
+    """The update ID of a call in its ``round``-th sending after give-backs (see InFlightLimit)."""
+    return call.id if round == 0 else f"{call.id}.{round}"
 
 
 class JobHandle(Generic[D]):
@@ -93,32 +120,114 @@ class JobHandle(Generic[D]):
         """The workflow ID of user id ``id``, after checking the id (SPEC §5)."""
         return instance_id(self.kind, self._name, check_user_id(self.kind, self._name, id))
 
+    # --- validation -----------------------------------------------------------------------
+
+    def _where(self, id: str) -> str:
+        return f"{self.kind} job {self._name!r} id {id!r}"
+
     def _validate(self, type_: Any, value: Any, *, what: str, id: str) -> Any:
         """``value`` checked against ``type_`` and turned into JSON-ready data for Temporal.
 
         Refused here, before anything is sent: what the model refuses, numbers JSON cannot
-        carry (NaN, infinity), and data over Temporal's payload limit.
+        carry (NaN, infinity), and data over the payload budget (an input is the instance's
+        first state: ``MAX_STATE_BYTES``; an event: ``MAX_EVENT_BYTES``).
         """
-        where = f"{self.kind} job {self._name!r} id {id!r}"
         try:
             data = to_data(type_, value)
         except ValidationError as err:
             raise JobValidationError(
-                f"{where}: invalid {what}; expected {type_name(type_)}: {err}",
+                f"{self._where(id)}: invalid {what}; expected {type_name(type_)}: {err}",
                 errors=[dict(e) for e in err.errors(include_url=False)],
             ) from err
         try:
-            size = len(json.dumps(data, allow_nan=False, separators=(",", ":")).encode())
+            size = json_size(data)
         except ValueError as err:
             raise JobValidationError(
-                f"{where}: invalid {what}: {err}; expected finite numbers (JSON has no NaN)"
+                f"{self._where(id)}: invalid {what}: {err}; expected finite numbers (JSON has no NaN)"
             ) from err
-        if size > MAX_PAYLOAD_BYTES:
+        limit = MAX_STATE_BYTES if what == "input" else MAX_EVENT_BYTES
+        if size > limit:
             raise JobValidationError(
-                f"{where}: {what} is {size:,} bytes as JSON; expected at most "
-                f"{MAX_PAYLOAD_BYTES:,} (Temporal refuses payloads over 2 MB)"
+                f"{self._where(id)}: {what} is {size:,} bytes as JSON; expected at most "
+                f"{limit:,} (the instance keeps under Temporal's 2 MB payload limit)"
             )
         return data
+
+    def _new_call(self, id: str, idempotency_key: str | None) -> Call:
+        """A fresh call identity; the key, when given, must be a non-empty short string."""
+        if idempotency_key is not None and (
+            not isinstance(idempotency_key, str)
+            or not idempotency_key
+            or len(idempotency_key) > MAX_IDEMPOTENCY_KEY_LENGTH
+        ):
+            raise JobValidationError(
+                f"{self._where(id)}: idempotency_key {idempotency_key!r} is invalid; expected a "
+                f"non-empty string of at most {MAX_IDEMPOTENCY_KEY_LENGTH} characters"
+            )
+        return Call(id=uuid.uuid4().hex, idempotency_key=idempotency_key)
+
+    # --- waiting ----------------------------------------------------------------------------
+
+    async def _wait(
+        self,
+        workflow_id: str,
+        timeout: Duration | None,
+        make_call: Callable[[], Coroutine[Any, Any, T]],
+    ) -> T:
+        """Run a waiting call within ``timeout``, failing early when no worker polls at all.
+
+        Every ``worker_patience`` without an answer, the task queue is asked whether a worker
+        polls it; if none does, the call fails with :class:`WorkerUnavailableError` (it stays
+        with Temporal and is applied once a worker polls). A timeout raises
+        :class:`CallTimeoutError`. Either way, sending the call again with the same
+        ``idempotency_key`` is safe.
+        """
+        limit = None if timeout is None else parse_duration(timeout, what="timeout")
+        running = asyncio.ensure_future(make_call())
+        try:
+            async with asyncio.timeout(None if limit is None else limit.total_seconds()) as cm:
+                while True:
+                    done, _ = await asyncio.wait(
+                        {running}, timeout=self._worker_patience.total_seconds()
+                    )
+                    if done:
+                        return running.result()
+                    if not await self._worker_polls():
+                        raise WorkerUnavailableError(
+                            f"{self.kind} job {self._name!r} instance {workflow_id!r}: no worker "
+                            f"polls task queue {self._task_queue!r}; the call stays with Temporal "
+                            "and is applied when a worker polls (sending it again with the same "
+                            "idempotency_key is safe)"
+                        )
+        except TimeoutError:
+            if not cm.expired():
+                raise
+            raise CallTimeoutError(
+                f"{self.kind} job {self._name!r} instance {workflow_id!r}: no answer within "
+                f"the timeout of {limit}; the call may still be applied, and sending it again "
+                "with the same idempotency_key is safe"
+            ) from None
+        finally:
+            if not running.done():
+                running.cancel()
+                with contextlib.suppress(BaseException):
+                    await running
+
+    async def _worker_polls(self) -> bool:
+        """True when some worker has polled the task queue lately (or the server cannot say)."""
+        try:
+            response = await self._client.workflow_service.describe_task_queue(
+                DescribeTaskQueueRequest(
+                    namespace=self._client.namespace,
+                    task_queue=TaskQueue(name=self._task_queue),
+                    task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+                )
+            )
+        except RPCError:
+            return True
+        return bool(response.pollers)
+
+    # --- queries and status -------------------------------------------------------------
 
     def _handle(self, workflow_id: str) -> WorkflowHandle[Any, Any]:
         return self._client.get_workflow_handle(workflow_id)
@@ -148,16 +257,40 @@ class JobHandle(Generic[D]):
             raise translate(err, address=self._address) from err
 
     async def _status(self, id: str, view_type: type[Any], result_type: type[R]) -> R:
-        """``status``: the workflow's answer, its memo summary without a worker, or not found."""
-        found = await self._status_view(self.instance_id(id), view_type)
+        """``status``: the workflow's answer (its memo summary without a worker), or not found.
+
+        A description of the workflow is read beside the query: an instance whose workflow
+        task keeps failing says so in ``problem``, however healthy its last answer looks.
+        """
+        workflow_id = self.instance_id(id)
+        described = asyncio.ensure_future(self._describe(workflow_id))
+        try:
+            found = await self._status_view(workflow_id, view_type, described)
+        except BaseException:
+            described.cancel()
+            raise
         if found is None:
+            described.cancel()
             return result_type.model_validate({"status": "not_found"})
         view, as_of = found
+        description = await described
+        problem = None if description is None else await self._problem(description)
         result = result_type.model_validate(view, from_attributes=True)
-        return result.model_copy(update={"as_of": as_of})
+        return result.model_copy(update={"as_of": as_of, "problem": problem})
+
+    async def _describe(self, workflow_id: str) -> WorkflowExecutionDescription | None:
+        try:
+            return await self._handle(workflow_id).describe()
+        except Exception as err:
+            if is_gone(err):
+                return None
+            raise translate(err, address=self._address) from err
 
     async def _status_view(
-        self, workflow_id: str, view_type: type[T]
+        self,
+        workflow_id: str,
+        view_type: type[T],
+        described: Awaitable[WorkflowExecutionDescription | None],
     ) -> tuple[T, datetime | None] | None:
         """The ``status`` query's answer and ``None``; ``None`` when the instance does not exist.
 
@@ -167,28 +300,53 @@ class JobHandle(Generic[D]):
         try:
             view: T | None = await self._query_open(workflow_id, "status", view_type)
         except WorkerUnavailableError as no_worker:
-            return await self._status_from_memo(workflow_id, view_type, no_worker)
-        return None if view is None else (view, None)
-
-    async def _status_from_memo(
-        self, workflow_id: str, view_type: type[T], no_worker: WorkerUnavailableError
-    ) -> tuple[T, datetime | None] | None:
-        try:
-            description = await self._handle(workflow_id).describe()
-            if description.status != WorkflowExecutionStatus.RUNNING:
+            description = await described
+            if description is None or description.status != WorkflowExecutionStatus.RUNNING:
                 return None
-            view: T | None = await description.memo_value(STATUS_MEMO, None, type_hint=view_type)
+            memo_view: T | None = await description.memo_value(
+                STATUS_MEMO, None, type_hint=view_type
+            )
+            if memo_view is None:
+                raise no_worker  # its first workflow task never ran
             as_of: datetime | None = await description.memo_value(
                 STATUS_AS_OF_MEMO, None, type_hint=datetime
             )
-        except Exception as err:
-            if is_gone(err):
-                return None
-            raise translate(err, address=self._address) from err
-        if view is None:
-            # Started by a version without the summary, or its first workflow task never ran.
-            raise no_worker
-        return view, as_of
+            return memo_view, as_of
+        return None if view is None else (view, None)
+
+    async def _problem(self, description: WorkflowExecutionDescription) -> ProblemInfo | None:
+        """The last workflow task failure, when the instance's workflow task keeps failing."""
+        raw = description.raw_description
+        if not raw.HasField("pending_workflow_task"):
+            return None
+        attempt = raw.pending_workflow_task.attempt
+        if attempt < 2:
+            return None
+        message = "its workflow task keeps failing"
+        with contextlib.suppress(RPCError):
+            history = await self._client.workflow_service.get_workflow_execution_history_reverse(
+                GetWorkflowExecutionHistoryReverseRequest(
+                    namespace=self._client.namespace,
+                    execution=WorkflowExecution(
+                        workflow_id=description.id, run_id=description.run_id
+                    ),
+                    maximum_page_size=50,
+                )
+            )
+            for event in history.history.events:
+                if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+                    failure = event.workflow_task_failed_event_attributes.failure
+                    message = failure.message or message
+                    break
+        return ProblemInfo(message=message, attempt=attempt)
+
+    # --- sending ---------------------------------------------------------------------------
+
+    def _summary_memo(self, first_summary: tuple[Any, datetime]) -> dict[str, Any]:
+        """The memo a new instance starts with: its first status summary, as of the call's time,
+        written by the start request itself (no workflow task needed)."""
+        view, as_of = first_summary
+        return {STATUS_MEMO: view, STATUS_AS_OF_MEMO: as_of}
 
     async def _update_with_start(
         self,
@@ -198,51 +356,79 @@ class JobHandle(Generic[D]):
         update: str,
         request: Any,
         result_type: type[T],
+        *,
+        first_summary: tuple[Any, datetime],
+        timeout: Duration | None,
     ) -> T:
         """Run ``update`` on the instance, starting it with ``input`` first if it is not running.
 
-        Each attempt gets a start operation of its own: Temporal's cannot be sent twice.
+        Each attempt gets a start operation of its own (Temporal's cannot be sent twice) and
+        the same update ID: the call's id.
         """
         search_attributes = await self._start_search_attributes()
-        try:
-            return await self._in_flight.call(
-                workflow_id,
-                lambda: self._client.execute_update_with_start_workflow(
-                    update,
-                    request,
-                    start_workflow_operation=WithStartWorkflowOperation(
-                        run,
-                        input,
-                        id=workflow_id,
-                        task_queue=self._task_queue,
-                        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                        search_attributes=search_attributes,
-                    ),
-                    result_type=result_type,
+        call: Call = request.call
+
+        async def attempt(round: int) -> T:
+            result: T = await self._client.execute_update_with_start_workflow(
+                update,
+                request,
+                start_workflow_operation=WithStartWorkflowOperation(
+                    run,
+                    input,
+                    id=workflow_id,
+                    task_queue=self._task_queue,
+                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                    search_attributes=search_attributes,
+                    memo=self._summary_memo(first_summary),
                 ),
+                id=_update_id(call, round),
+                result_type=result_type,
             )
-        except Exception as err:
-            raise translate(err, address=self._address) from err
+            return result
+
+        return await self._send_update(workflow_id, attempt, timeout)
 
     async def _update_unless_gone(
-        self, workflow_id: str, update: str, result_type: type[T], gone: T
+        self,
+        workflow_id: str,
+        update: str,
+        request: Any,
+        result_type: type[T],
+        gone: T,
+        *,
+        timeout: Duration | None,
     ) -> T:
         """Run ``update`` on the instance; ``gone`` when its workflow is not running."""
-        try:
-            result: T = await self._in_flight.call(
-                workflow_id,
-                lambda: self._handle(workflow_id).execute_update(update, result_type=result_type),
-            )
-        except Exception as err:
-            if is_gone(err):
-                return gone
-            raise translate(err, address=self._address) from err
-        return result
+        call: Call = request.call
 
-    async def _signal_unless_gone(self, workflow_id: str, signal: str) -> bool:
+        async def attempt(round: int) -> T:
+            try:
+                result: T = await self._handle(workflow_id).execute_update(
+                    update, request, id=_update_id(call, round), result_type=result_type
+                )
+            except Exception as err:
+                if is_gone(err):
+                    return gone
+                raise
+            return result
+
+        return await self._send_update(workflow_id, attempt, timeout)
+
+    async def _send_update(
+        self, workflow_id: str, attempt: Callable[[int], Awaitable[T]], timeout: Duration | None
+    ) -> T:
+        async def resent_while_given_back() -> T:
+            try:
+                return await self._in_flight.call(workflow_id, attempt)
+            except Exception as err:
+                raise translate(err, address=self._address) from err
+
+        return await self._wait(workflow_id, timeout, resent_while_given_back)
+
+    async def _signal_unless_gone(self, workflow_id: str, signal: str, request: Any) -> bool:
         """Send ``signal`` to the instance; ``False`` when its workflow is not running."""
         try:
-            await self._handle(workflow_id).signal(signal)
+            await self._handle(workflow_id).signal(signal, request)
         except Exception as err:
             if is_gone(err):
                 return False
@@ -250,13 +436,21 @@ class JobHandle(Generic[D]):
         return True
 
     async def _signal_with_start(
-        self, workflow_id: str, run: Any, input: Any, signal: str, payload: Any
+        self,
+        workflow_id: str,
+        run: Any,
+        input: Any,
+        signal: str,
+        request: Any,
+        *,
+        first_summary: tuple[Any, datetime],
     ) -> None:
         """Signal the instance, starting it with ``input`` first if it is not running.
 
         Signal-with-start signals a running workflow, so "already started" only means that a
         concurrent call started the instance between the server's check and its start (seen on
         the time-skipping server under load); the next attempt finds it running and signals it.
+        The request carries the call's identity, so the instance drops a signal it already has.
         """
         search_attributes = await self._start_search_attributes()
         for attempt in range(1, SIGNAL_WITH_START_ATTEMPTS + 1):
@@ -267,8 +461,9 @@ class JobHandle(Generic[D]):
                     id=workflow_id,
                     task_queue=self._task_queue,
                     search_attributes=search_attributes,
+                    memo=self._summary_memo(first_summary),
                     start_signal=signal,
-                    start_signal_args=[payload],
+                    start_signal_args=[request],
                 )
                 return
             except WorkflowAlreadyStartedError as err:
@@ -278,6 +473,8 @@ class JobHandle(Generic[D]):
             except Exception as err:
                 raise translate(err, address=self._address) from err
 
+    # --- terminate -------------------------------------------------------------------------
+
     async def terminate(self, id: str, reason: str | None = None) -> TerminateResult:
         """Stop the instance at once (a running handler is cancelled), delete it, free its id.
 
@@ -285,23 +482,30 @@ class JobHandle(Generic[D]):
         the running workflow is terminated and its history, state included, deleted in one step.
         Elsewhere (the time-skipping test server) Temporal's terminate ends it and the closed
         run stays in the server's history; through this client it reads as ``not_found``.
-        Emits ``job.terminated`` in this process.
+        ``terminated=True`` means no run of the instance is running any more, whichever run was
+        current (one that continued as new meanwhile is followed). Emits ``job.terminated`` in
+        this process.
         """
-        handle = self._handle(self.instance_id(id))
+        workflow_id = self.instance_id(id)
+        handle = self._handle(workflow_id)
+        terminated = False
         try:
-            description = await handle.describe()
-            if description.status != WorkflowExecutionStatus.RUNNING:
-                return TerminateResult(terminated=False, reason="not_found")
-            if not await self._delete(handle.id, description.run_id):
-                await handle.terminate(reason=reason or "terminated by client")
+            for _ in range(TERMINATE_ROUNDS):
+                description = await handle.describe()
+                if description.status != WorkflowExecutionStatus.RUNNING:
+                    break
+                if not await self._delete(workflow_id, description.run_id):
+                    await handle.terminate(reason=reason or "terminated by client")
+                terminated = True
         except Exception as err:
-            if is_gone(err):
-                return TerminateResult(terminated=False, reason="not_found")
-            raise translate(err, address=self._address) from err
+            if not is_gone(err):
+                raise translate(err, address=self._address) from err
+        if not terminated:
+            return TerminateResult(terminated=False, reason="not_found")
         # The workflow cannot report its own end: the event comes from here, once it is done.
         emit(
             "job.terminated",
-            instance_id=handle.id,
+            instance_id=workflow_id,
             id=id,
             job_kind=self.kind,
             job_name=self._name,
@@ -320,12 +524,10 @@ class JobHandle(Generic[D]):
         except RPCError as err:
             if err.status == RPCStatusCode.UNIMPLEMENTED:
                 return False
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return True  # that run is already gone: look again
             raise
         return True
 
     async def _start_search_attributes(self) -> TypedSearchAttributes:
         return await self._search_attributes.for_start(self.kind, self._name, self.initial_status)
-
-    @staticmethod
-    def _new_token() -> str:
-        return uuid.uuid4().hex

@@ -19,12 +19,24 @@ class Result(BaseModel):
     model_config = ConfigDict(frozen=True, alias_generator=to_camel, populate_by_name=True)
 
 
+class ProblemInfo(Result):
+    """Why an instance is not making progress: its workflow task keeps failing.
+
+    ``message`` is the last workflow task failure (a bug in a reducer that the worker's Python
+    raises, a worker without the job, a non-determinism error); ``attempt`` counts the tries.
+    """
+
+    message: str
+    attempt: int
+
+
 class StatusResult(Result):
-    """Base of the ``status`` results, which end with ``as_of``.
+    """Base of the ``status`` results, which end with ``as_of`` and ``problem``.
 
     ``as_of`` is ``None`` when a worker answered, live. When no worker answered in time the
     answer is the summary the instance's workflow last wrote to its memo, and ``as_of`` is when
     it wrote it: exact as of then, but calls waiting for a worker since are not in it.
+    ``problem`` is set while the instance's workflow task keeps failing.
     """
 
 
@@ -42,13 +54,47 @@ class StartResult(Result):
 
     created: bool
     instance_id: str
-    status: Literal["running", "stopped"]
+    status: Literal["running", "stopped", "paused"]
 
 
 class TriggerResult(Result):
-    """``trigger``: ``triggered=False`` when the instance does not exist."""
+    """``trigger``: ``triggered=False`` when the instance does not exist.
+
+    ``succeeded`` says how the run's attempt went (``None`` when it did not run); ``error`` is
+    its failure when it failed (a retry is then scheduled, or ``on_error`` handled it).
+    """
 
     triggered: bool
+    succeeded: bool | None = None
+    error: LastErrorInfo | None = None
+
+
+class PauseResult(Result):
+    """``pause``: ``paused=False`` when the instance does not exist or was paused already."""
+
+    paused: bool
+
+
+class ResumeResult(Result):
+    """``resume``: ``resumed=False`` when the instance does not exist or was running already."""
+
+    resumed: bool
+    next_run_at: AwareDatetime | None = None
+
+
+class RescheduleResult(Result):
+    """``reschedule``: ``rescheduled=False`` when the instance does not exist."""
+
+    rescheduled: bool
+    next_run_at: AwareDatetime | None = None
+
+
+class InstanceSummary(Result):
+    """One instance in a ``list``: its user id, workflow ID and status (from its summary)."""
+
+    id: str
+    instance_id: str
+    status: str
 
 
 class TerminateResult(Result):
@@ -101,6 +147,7 @@ class DebounceStatus(StatusResult):
     started_at: AwareDatetime | None = None
     last_error: LastErrorInfo | None = None
     as_of: AwareDatetime | None = None
+    problem: ProblemInfo | None = None
 
 
 class SendResult(Result):
@@ -121,6 +168,7 @@ class TaskStatus(StatusResult):
     created_at: AwareDatetime | None = None
     last_error: LastErrorInfo | None = None
     as_of: AwareDatetime | None = None
+    problem: ProblemInfo | None = None
 
 
 class TaskStateResult(Result, Generic[S]):
@@ -133,11 +181,12 @@ class TaskStateResult(Result, Generic[S]):
 class ContinuousStatus(StatusResult):
     """``status`` of a Continuous instance (SPEC §5.1)."""
 
-    status: Literal["running", "stopped", "not_found"]
+    status: Literal["running", "stopped", "paused", "not_found"]
     run_count: int | None = None
     next_run_at: AwareDatetime | None = None
     last_error: LastErrorInfo | None = None
     as_of: AwareDatetime | None = None
+    problem: ProblemInfo | None = None
 
 
 __all__: list[str] = [
@@ -146,8 +195,13 @@ __all__: list[str] = [
     "ContinuousStatus",
     "DebounceStatus",
     "FlushResult",
+    "InstanceSummary",
     "LastErrorInfo",
+    "PauseResult",
+    "ProblemInfo",
+    "RescheduleResult",
     "Result",
+    "ResumeResult",
     "SendResult",
     "StartResult",
     "StateResult",

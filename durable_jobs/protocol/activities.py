@@ -1,14 +1,17 @@
 """What the workflows send to the handler activity and what it hands back.
 
-Plain dataclasses, so Temporal's default data converter carries them and the workflow sandbox can
-import them cheaply. User state travels as JSON-ready data: the workflows never import user models.
+One handler call carries one or more steps, each the user code one message needs (a Task
+``send`` is ``on_event``, then ``on_error`` if it failed, then ``on_idle`` if nothing is
+scheduled). Several queued messages of one instance share one call: the steps run in order,
+each on the state the previous one left, each committed or failed on its own. User state
+travels as JSON-ready data: the workflows never import user models.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 RUN_HANDLER = "durable_jobs.run_handler"
 """The activity type name of the one handler-running activity."""
@@ -18,6 +21,16 @@ EMIT_STEP_EVENTS = "durable_jobs.emit_step_events"
 
 HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 """How soon a lost worker's handler is retried elsewhere, and a terminate reaches a handler."""
+
+StepName = Literal["run", "flush", "send", "trigger", "alarm", "recover"]
+"""What a step does.
+
+``run``: a Continuous ``execute``. ``flush``: a Debounce ``execute``. Task: ``send``
+(``on_event``, ``on_error`` on failure, ``on_idle`` when nothing is scheduled), ``trigger``
+(``execute``, ``on_error`` on failure, ``on_idle``), ``alarm`` (``execute`` of the alarm or a
+retry, ``on_idle`` on success) and ``recover`` (``on_error`` for an ``execute`` with no retry
+left, then ``on_idle``).
+"""
 
 
 @dataclass
@@ -30,7 +43,7 @@ class HandlerError:
 
 @dataclass
 class StepEvent:
-    """A lifecycle event of a workflow step (``job.started``, ``debounce.started``)."""
+    """A lifecycle event of a workflow step (``job.started``, ``debounce.started``, ...)."""
 
     name: str
     timestamp: datetime
@@ -38,52 +51,87 @@ class StepEvent:
 
 
 @dataclass
+class HandlerStep:
+    """One message's user code in a handler call."""
+
+    name: StepName
+    event: Any = None
+    attempt: int = 1
+    run_count: int = 0
+    will_retry: bool = False
+    error: HandlerError | None = None
+    """For ``recover``: the failure of ``execute`` that ``on_error`` receives."""
+
+
+@dataclass
+class DebounceBatch:
+    """What a Debounce flush delivers besides the state."""
+
+    event_count: int
+    started_at: datetime
+    flush_reason: str
+
+
+@dataclass
 class HandlerCall:
-    """One call of a user handler: which job and handler, on which instance, with what state."""
+    """One call of the handler activity: which job, which instance, its state, the steps."""
 
     kind: str
     job_name: str
-    handler: str
     instance_id: str
     user_id: str
-    attempt: int
     state: Any
-    run_count: int = 0
+    steps: list[HandlerStep]
+    now: datetime
+    state_version: int = 1
     event_count: int = 0
-    started_at: datetime | None = None
-    flush_reason: str | None = None
-    event: Any = None
     execute_count: int = 0
     created_at: datetime | None = None
     scheduled_at: datetime | None = None
-    now: datetime | None = None
-    is_first_event: bool = False
-    idle_reason: str | None = None
-    error_source: str | None = None
-    error: HandlerError | None = None
-    will_retry: bool = False
+    batch: DebounceBatch | None = None
     step_events: list[StepEvent] = field(default_factory=list)
-    """Events of workflow steps taken since the last report; emitted before the handler runs."""
+    """Events of workflow steps taken since the last report; emitted before the handlers run."""
+
+
+@dataclass
+class StepOutcome:
+    """What one step did.
+
+    ``ok=False`` means nothing of the step is kept (a Task ``on_error`` that handled the
+    failure makes the step ``ok``). ``scheduled_at``, ``event_count`` and ``execute_count`` are
+    the Task's values after the step. ``idle_error`` is a failed ``on_idle`` after an ``ok``
+    step: recorded, not the step's failure.
+    """
+
+    ok: bool
+    error: HandlerError | None = None
+    terminated: bool = False
+    terminate_reason: str | None = None
+    scheduled_at: datetime | None = None
+    event_count: int = 0
+    execute_count: int = 0
+    idle_error: HandlerError | None = None
+    handled_error: HandlerError | None = None
+    """A Task ``execute`` failure that ``on_error`` handled: the step is ``ok``, the failure is
+    still the instance's last error."""
+    duration_ms: int = 0
 
 
 @dataclass
 class HandlerOutcome:
-    """What the handler did: the new state on success, or the error; and whether it terminated.
+    """The outcome of each step, and the state the last step left as JSON-ready data.
 
-    ``state`` and ``scheduled_at`` (Task) are the context's values when the handler ended; after
-    a failure they are the changes made before it, which only Task ``on_error`` may keep.
+    ``state`` is only sent back when a step changed it (``state_changed``); ``steps`` may be
+    shorter than the call's when a step terminated the instance (the rest did not run).
 
-    The activity never raises for a user's exception: it returns ``ok=False`` with the error, so
+    The activity never raises for a user's exception: a failure is a step outcome, so
     Temporal's own activity retries stay reserved for infrastructure faults.
     """
 
-    ok: bool
+    steps: list[StepOutcome]
+    state_changed: bool = False
     state: Any = None
-    error: HandlerError | None = None
-    terminated: bool = False
-    terminate_reason: str | None = None
-    duration_ms: int = 0
-    scheduled_at: datetime | None = None
+    state_bytes: int = 0
 
 
 @dataclass

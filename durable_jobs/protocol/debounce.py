@@ -1,8 +1,4 @@
-"""The debounce workflow's wire types: its input, record, replies and views.
-
-They live outside the workflow module so the sandbox passes them through: they are plain data,
-shared by the client, the workflow and continue-as-new.
-"""
+"""The Debounce workflow's wire types: its input, record, requests, replies and views."""
 
 from __future__ import annotations
 
@@ -10,46 +6,53 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from durable_jobs.context import FlushReason
-from durable_jobs.protocol import LastError, PendingSignal
+from durable_jobs.protocol import Call, CallAnswer, CarriedMessage, LastError
 from durable_jobs.retry import RetryPlan
 
 DebounceStatusName = Literal["debouncing", "idle"]
+FlushReasonName = Literal["max_events", "max_size", "flush_after", "max_wait", "manual"]
 
 
 @dataclass
 class DebounceSpec:
-    """What the workflow needs of the definition."""
+    """What the workflow needs of the definition (the handler timeout is the worker's)."""
 
     job_name: str
     flush_after_ms: int
     max_events: int | None
     retry: RetryPlan
-    timeout_ms: int
+    sliding: bool = False
+    idempotency_window_ms: int = 600_000
+    max_wait_ms: int | None = None
 
 
 @dataclass
 class HeldEvent:
-    """An event that arrived while a flush attempt ran, with its arrival time."""
+    """An event acknowledged but not folded yet (held behind a flush, or a full batch)."""
 
     event: Any
     arrived_at: datetime
+    size: int = 0
 
 
 @dataclass
 class DebounceRecord:
-    """Everything an instance carries across continue-as-new."""
+    """Everything an instance carries across continue-as-new.
+
+    ``state`` is the folded batch as JSON-ready data (the workflow keeps it typed between
+    events and writes it back here only when it crosses a boundary).
+    """
 
     user_id: str
     state: Any = None
+    state_version: int = 1
     event_count: int = 0
     started_at: datetime | None = None
     will_flush_at: datetime | None = None
-    flush_reason: FlushReason = "flush_after"
+    flush_reason: FlushReasonName = "flush_after"
     attempt: int = 1
     first_attempt_at: datetime | None = None
     last_error: LastError | None = None
-    held: list[HeldEvent] = field(default_factory=list)
 
 
 @dataclass
@@ -58,17 +61,23 @@ class DebounceInput:
 
     spec: DebounceSpec
     start_token: str = ""
+    state_version: int = 1
     record: DebounceRecord | None = None
-    pending: list[PendingSignal] = field(default_factory=list)
-    """Signals the previous run received but did not handle, in arrival order."""
+    held: list[HeldEvent] = field(default_factory=list)
+    """Events acknowledged but not folded yet, in arrival order (a new instance may start
+    with the ones its predecessor held when it ended)."""
+    carried: list[CarriedMessage] = field(default_factory=list)
+    """Messages the previous run acknowledged but did not handle, in arrival order."""
+    answers: list[CallAnswer] = field(default_factory=list)
+    """The calls the previous run remembers, so that a duplicate gets the same answer."""
 
 
 @dataclass
 class AddRequest:
-    """One ``add``: the event as JSON-ready data and the caller's start token."""
+    """One ``add``: the event as JSON-ready data, and who the call is."""
 
     event: Any
-    start_token: str = ""
+    call: Call
 
 
 @dataclass

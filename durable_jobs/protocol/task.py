@@ -1,8 +1,4 @@
-"""The task workflow's wire types: its input, record, replies and views.
-
-They live outside the workflow module so the sandbox passes them through: they are plain data,
-shared by the client, the workflow and continue-as-new.
-"""
+"""The Task workflow's wire types: its input, record, requests, replies and views."""
 
 from __future__ import annotations
 
@@ -10,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from durable_jobs.protocol import LastError, PendingSignal
+from durable_jobs.protocol import Call, CallAnswer, CarriedMessage, LastError
 from durable_jobs.retry import RetryPlan
 
 TaskStatusName = Literal["active", "idle"]
@@ -18,13 +14,15 @@ TaskStatusName = Literal["active", "idle"]
 
 @dataclass
 class TaskSpec:
-    """What the workflow needs of the definition."""
+    """What the workflow needs of the definition: the retry policy of ``execute``.
+
+    The handlers (and whether ``on_idle`` or ``on_error`` exist) and the handler timeout come
+    from the worker's definition, their one source.
+    """
 
     job_name: str
     retry: RetryPlan
-    timeout_ms: int
-    has_on_idle: bool
-    has_on_error: bool
+    idempotency_window_ms: int = 600_000
 
 
 @dataclass
@@ -38,6 +36,8 @@ class TaskRecord:
     user_id: str
     created_at: datetime
     state: Any = None
+    state_bytes: int = 0
+    state_version: int = 1
     event_count: int = 0
     execute_count: int = 0
     scheduled_at: datetime | None = None
@@ -52,17 +52,20 @@ class TaskInput:
 
     spec: TaskSpec
     start_token: str = ""
+    state_version: int = 1
     record: TaskRecord | None = None
-    pending: list[PendingSignal] = field(default_factory=list)
-    """Signals the previous run received but did not handle, in arrival order."""
+    carried: list[CarriedMessage] = field(default_factory=list)
+    """Messages the previous run acknowledged but did not handle, in arrival order."""
+    answers: list[CallAnswer] = field(default_factory=list)
+    """The calls the previous run remembers, so that a duplicate gets the same answer."""
 
 
 @dataclass
 class SendRequest:
-    """One ``send``: the event as JSON-ready data and the caller's start token."""
+    """One ``send``: the event as JSON-ready data, and who the call is."""
 
     event: Any
-    start_token: str = ""
+    call: Call
 
 
 @dataclass
@@ -71,6 +74,15 @@ class SendReply:
 
     created: bool
     scheduled_at: datetime | None
+
+
+@dataclass
+class TaskTriggerReply:
+    """The reply to ``trigger``."""
+
+    triggered: bool
+    succeeded: bool | None = None
+    error: LastError | None = None
 
 
 @dataclass

@@ -1,22 +1,22 @@
 """The entity engine shared by the three kinds of job.
 
-One instance is one long-lived workflow. An update handler whose message needs a user handler
-enqueues it; the main loop takes messages one at a time, in arrival order, and otherwise sleeps
-until the instance's single alarm (next run, flush deadline, user alarm or retry) is due. So user
-handlers never overlap. A message that needs no activity (a Debounce add, folded by a pure
-reducer) is applied by its synchronous update handler at once, which keeps Temporal's delivery
-order too.
+One instance is one long-lived workflow. Every client call (an update, or a signal for the
+fire-and-forget variants) is a message with an identity; a duplicate of a call the instance
+already answered gets that answer again, one of a call still queued waits for it. Messages are
+handled one at a time, in arrival order, by one main loop, which otherwise sleeps until the
+instance's single alarm (next run, flush deadline, user alarm or retry) is due; several queued
+messages may share one handler activity call. So user handlers never overlap.
 
-A kind (see ``continuous.py``) supplies what a message does, what the alarm does, when the alarm
-is, and the input to continue as new with. The engine owns the loop, the handler activity and the
-decision to continue as new long before Temporal's limits (2,000 updates and ~50,000 events per
-run).
+A kind (see ``continuous.py``) supplies what messages do, what the alarm does, when the alarm
+is, and the input to continue as new with. The engine owns the loop, admission (duplicates,
+payload budgets, jobs the worker does not have), the handler activity, the alarm timer, the
+status summary, the end of an instance and the decision to continue as new long before
+Temporal's limits (2,000 updates and ~50,000 events per run, 2 MB per payload).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,15 +27,24 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
+    from durable_jobs._registry import registry_for_task_queue
+    from durable_jobs.errors import JobNotFoundError
     from durable_jobs.protocol import (
         CONTINUING_AS_NEW_ERROR_TYPE,
         EXECUTION_ERROR_TYPE,
+        INSTANCE_ENDED_ERROR_TYPE,
         JOB_KIND,
         JOB_STATUS,
+        MAX_QUEUED_BYTES,
+        NOT_REGISTERED_ERROR_TYPE,
+        PAYLOAD_LIMIT_BYTES,
+        REFUSED_ERROR_TYPE,
         STATUS_AS_OF_MEMO,
         STATUS_MEMO,
+        Call,
+        CallAnswer,
+        CarriedMessage,
         LastError,
-        PendingSignal,
     )
     from durable_jobs.protocol.activities import (
         EMIT_STEP_EVENTS,
@@ -46,15 +55,10 @@ with workflow.unsafe.imports_passed_through():
         HandlerOutcome,
         StepEvent,
         StepEvents,
+        StepOutcome,
     )
     from durable_jobs.retry import RetryPlan
-
-CARRY_SIGNALS_PATCH = "carry-pending-signals-over-continue-as-new"
-"""``workflow.patched`` id of continuing as new with signals still queued (carried over)."""
-
-OPERATIONS_PATCH = "status-summary-and-step-events"
-"""``workflow.patched`` id of keeping the status summary in the memo and ``JobStatus`` current,
-and of emitting the lifecycle events of workflow steps."""
+    from durable_jobs.workflows.calls import CallMemory, replay
 
 SUMMARY_INTERVAL = timedelta(minutes=1)
 """How often at most the memo summary is written for changes that do not make it due at once."""
@@ -65,33 +69,48 @@ SUMMARY_TIMES = ("next_run_at", "will_flush_at", "scheduled_at")
 STEP_EVENTS_RETRY = RetryPolicy(maximum_attempts=5)
 """Retries of the step-events local activity; events are reports, never a job's failure."""
 
-MAX_CARRIED_BYTES = 512 * 1024
-"""The most signal payload carried to the next run; beyond it the run handles signals first."""
+WORK_PER_ACTIVATION = 250
+"""The most in-workflow folds (Debounce reducers) one workflow activation does; the rest waits
+for the next one, so a backlog never trips Temporal's deadlock detector (2 s per activation)."""
+
+HANDLER_CALL_TIMEOUT = timedelta(days=30)
+"""The start-to-close timeout of a handler call: a formality. The worker's definition is the
+one source of the handler timeout (the activity enforces it), and a lost worker is noticed by
+the heartbeat timeout."""
 
 INFRASTRUCTURE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
-    maximum_attempts=0,
-    non_retryable_error_types=["JobNotRegistered"],
+    maximum_attempts=10,
+    non_retryable_error_types=[NOT_REGISTERED_ERROR_TYPE],
 )
-"""Temporal's retries of the handler activity: infrastructure faults only, without limit.
+"""Temporal's retries of the handler activity: infrastructure faults only, bounded.
 
 A user's exception never fails the activity (it comes back as an outcome), so these retries
 cover a lost worker or a timed-out heartbeat, which must not use up a user attempt (SPEC §6).
+After ten such faults in a row the call counts as a handler failure, and the job's own retry
+policy decides what follows: nothing re-runs a user's handler forever.
 """
+
+CARRY_MARGIN_BYTES = 64 * 1024
+"""Room kept under Temporal's payload limit when continuing as new (the input's framing)."""
 
 
 @dataclass
 class Message:
-    """One queued client call; ``result`` or ``error`` is set when the main loop has handled it."""
+    """One client call; ``result`` or ``error`` is set when the instance has handled it."""
 
     name: str
-    payload: Any = None
-    from_signal: bool = False
+    payload: Any
+    call: Call | None
+    from_signal: bool
+    arrived_at: datetime
+    size: int = 0
+    """Payload bytes, counted against ``MAX_QUEUED_BYTES`` while an acknowledged message waits."""
     done: bool = False
     result: Any = None
-    error: BaseException | None = field(default=None, repr=False)
+    error: ApplicationError | None = field(default=None, repr=False)
 
 
 class EntityEngine:
@@ -103,33 +122,50 @@ class EntityEngine:
     max_history_events = 10_000
     """Continue as new past this history length, well under Temporal's ~50,000 event limit."""
 
+    max_batch = 8
+    """The most queued messages one handler activity call takes."""
+
     def _start_engine(
         self,
         *,
         kind: str,
         job_name: str,
-        pending: list[PendingSignal] | None = None,
+        carried: list[CarriedMessage],
+        answers: list[CallAnswer],
+        key_window: timedelta,
         new_instance: bool,
+        view_type: type[Any],
     ) -> None:
         self._kind = kind
         self._job_name = job_name
-        # Carried signals come first, as they arrived; the previous run already counted them.
-        self._queue: deque[Message] = deque(self._revive(signal) for signal in pending or [])
+        self._inbox: deque[Message] = deque(self._revive(m) for m in carried)
+        self._queued_bytes = sum(m.size for m in carried)
+        self._calls = CallMemory(answers, key_window)
+        self._in_flight: dict[str, Message] = {
+            m.call.identity: m for m in self._inbox if m.call is not None
+        }
         self._messages_this_run = 0
         self._finished = False
+        self._ending = False
         self._continuing = False
-        # Every run writes its summary once at first; continue-as-new carries memo and
-        # search attributes over, but the first write also stamps the run's time.
-        self._published_view: Any = None
-        self._published_at = workflow.now()
+        self._new_instance = new_instance
+        self._accepted_any = not new_instance
+        # The client writes the first summary with the start request; continue-as-new carries
+        # memo and search attributes over.
+        self._published_view: Any = workflow.memo_value(STATUS_MEMO, None, type_hint=view_type)
+        self._published_at: datetime = workflow.memo_value(
+            STATUS_AS_OF_MEMO, workflow.now(), type_hint=datetime
+        )
         self._published_status = workflow.info().typed_search_attributes.get(JOB_STATUS)
-        # Events of workflow steps wait here for an activity to take them. ``None``: not known
-        # yet whether this run emits them (runs started before OPERATIONS_PATCH do not).
-        self._step_events_on: bool | None = None
         self._outbox: list[StepEvent] = []
         self._emitting = False
-        if new_instance:
-            self._record_event("job.started")
+        self._alarm_at: datetime | None = None
+        self._alarm_timer: asyncio.Task[None] | None = None
+        self._alarm_rang = False
+        self._work_at: datetime | None = None
+        self._work_left = 0
+        if carried:  # a new instance that its predecessor's queued calls start
+            self._accept()
 
     # --- what a kind provides -------------------------------------------------------------
 
@@ -141,9 +177,13 @@ class EntityEngine:
         """Do what the alarm is for; it is due now."""
         raise NotImplementedError
 
-    async def _process(self, message: Message) -> Any:
-        """Handle one message and return the reply for its caller."""
+    async def _process(self, messages: list[Message]) -> None:
+        """Handle the messages (one, or a batch from :meth:`_batchable`) and complete each."""
         raise NotImplementedError
+
+    def _batchable(self, batch: list[Message], candidate: Message) -> bool:
+        """True when ``candidate`` may share one handler call with ``batch`` (default: never)."""
+        return False
 
     def _note_failure(self, failure: LastError) -> None:
         """Record a failure nobody is waiting for (a signal's) as the instance's last error."""
@@ -157,57 +197,195 @@ class EntityEngine:
         """True when the instance has nothing left to do and should close (default: never)."""
         return False
 
-    def _reply_when_gone(self, message: Message) -> Any:
-        """The reply to a message still queued when the instance ended."""
+    def _has_backlog(self) -> bool:
+        """True when acknowledged work waits for the fold budget of a later activation."""
+        return False
+
+    async def _work_off_backlog(self) -> None:
+        """Do some of that work (it spends :meth:`_spend_work`)."""
+
+    def _give_back_waiting(self) -> None:
+        """Give back the updates a kind keeps waiting outside the queue (see :meth:`_give_back`),
+        before the run moves on without them."""
+
+    def _creates_instance(self, name: str) -> bool:
+        """True for a message that would create an instance (``add``, ``send``)."""
+        return False
+
+    def _continue_as_new_input(
+        self, carried: list[CarriedMessage], answers: list[CallAnswer]
+    ) -> Any:
+        """The argument of the next run: everything the instance needs to go on."""
         raise NotImplementedError
 
-    def _continue_as_new_input(self) -> Any:
-        """The argument of the next run: everything the instance needs to go on.
+    def _fresh_instance_input(self, carried: list[CarriedMessage]) -> Any:
+        """The argument of a new instance that starts with ``carried`` (after an end), or
+        ``None`` when nothing is left for one (default)."""
+        return None
 
-        It includes :meth:`_pending_signals` as ``pending``.
-        """
+    def _revive(self, carried: CarriedMessage) -> Message:
+        """The queued message of one carried over from the previous run."""
         raise NotImplementedError
 
-    def _revive(self, signal: PendingSignal) -> Message:
-        """The queued message of a signal carried over from the previous run."""
-        return Message(signal.name, signal.payload, from_signal=True)
+    # --- admission ------------------------------------------------------------------------
 
-    # --- the engine -----------------------------------------------------------------------
+    def _check_update(self, name: str, call: Call) -> None:
+        """Update validator: refuse, before anything is recorded, a call this run cannot take.
 
-    def _pending_signals(self) -> list[PendingSignal]:
-        """The queued messages, all from signals once the run is ready to continue as new."""
-        return [PendingSignal(m.name, m.payload) for m in self._queue]
-
-    def _refuse_while_continuing(self) -> None:
-        """Update validator: a run that is about to continue as new takes no more updates.
-
-        The refusal is not recorded and the client sends the update again, so it reaches the
-        next run; this is what lets a run under constant traffic end (see ``_run_loop``).
+        The refusal is not recorded. While the run is continuing as new (or ending) the client
+        sends the update again, which reaches the next run (or instance).
         """
         if self._continuing:
             raise _continuing_as_new()
+        if self._ending:
+            raise _instance_ended()
+        self._check_registered()
+        self._check_same_call(name, call)
 
-    def _count_message(self) -> None:
-        """Count a client call against this run's budget (Temporal allows 2,000 updates a run)."""
-        self._messages_this_run += 1
+    def _check_registered(self) -> None:
+        """Refuse a call for a job that the worker running this workflow does not have."""
+        task_queue = workflow.info().task_queue
+        try:
+            registry_for_task_queue(task_queue).get(self._kind, self._job_name)  # type: ignore[arg-type]
+        except JobNotFoundError as err:
+            raise ApplicationError(
+                f"the worker on task queue {task_queue!r} has no {self._kind} job named "
+                f"{self._job_name!r} ({err})",
+                task_queue,
+                type=NOT_REGISTERED_ERROR_TYPE,
+                non_retryable=True,
+            ) from err
 
-    def _post(self, name: str, payload: Any = None) -> None:
-        """Enqueue a message that came as a signal: the same ordered path, nobody waits.
+    def _check_same_call(self, name: str, call: Call) -> None:
+        """Refuse an idempotency key already used for another kind of call on this instance."""
+        known = self._calls.get(call)
+        earlier = known.name if known else None
+        if earlier is None and call.identity in self._in_flight:
+            earlier = self._in_flight[call.identity].name
+        if earlier is not None and earlier != name:
+            raise self._refused(
+                f"idempotency key {call.idempotency_key!r} was already used for a {earlier!r} "
+                f"call on this instance; a {name!r} call needs a key of its own"
+            )
 
-        Its failure cannot be answered, so it is recorded as the instance's ``last_error``.
-        """
-        self._queue.append(Message(name, payload, from_signal=True))
-        self._count_message()
+    def _check_room(self, size: int) -> None:
+        """Refuse a message that would take the acknowledged-but-waiting messages over budget."""
+        if self._queued_bytes and self._queued_bytes + size > MAX_QUEUED_BYTES:
+            raise self._refused(
+                f"the instance holds {self._queued_bytes:,} bytes of calls it has not handled "
+                f"yet; this one ({size:,} bytes) would take it over {MAX_QUEUED_BYTES:,} "
+                "(Temporal refuses payloads over 2 MB); send it again once the instance catches up"
+            )
 
-    async def _submit(self, name: str, payload: Any = None) -> Any:
-        """Enqueue a message for the main loop and wait for its reply (or error)."""
-        message = Message(name, payload)
-        self._queue.append(message)
-        self._count_message()
+    def _refused(self, message: str) -> ApplicationError:
+        return ApplicationError(
+            f"{self._kind} job {self._job_name!r} instance {workflow.info().workflow_id!r}: "
+            f"{message}",
+            type=REFUSED_ERROR_TYPE,
+            non_retryable=True,
+        )
+
+    def _duplicate(self, call: Call) -> CallAnswer | Message | None:
+        """The answer or the queued message of an earlier call with ``call``'s identity."""
+        return self._calls.get(call) or self._in_flight.get(call.identity)
+
+    async def _submit(self, name: str, request: Any) -> Any:
+        """Handle an update: the same answer for a duplicate, else queue it and wait."""
+        call: Call = request.call
+        self._accept()
+        earlier = self._duplicate(call)
+        if isinstance(earlier, CallAnswer):
+            return replay(earlier)
+        message = earlier or self._enqueue(name, request, from_signal=False)
         await workflow.wait_condition(lambda: message.done)
         if message.error is not None:
             raise message.error
         return message.result
+
+    def _post(self, name: str, request: Any, size: int = 0) -> None:
+        """Handle a signal: drop a duplicate; refuse (and report) what cannot be taken; queue."""
+        call: Call = request.call
+        if self._duplicate(call) is not None:
+            return
+        try:
+            self._check_registered()
+            self._check_same_call(name, call)
+            self._check_room(size)
+        except ApplicationError as err:
+            self._report_unanswered(err, name)
+            return
+        self._accept()
+        self._enqueue(name, request, from_signal=True, size=size)
+
+    def _accept(self) -> None:
+        """A call is taken: a new instance now exists for it (a refused first call leaves none)."""
+        if not self._accepted_any:
+            self._accepted_any = True
+            if self._new_instance:
+                self._record_event("job.started")
+
+    def _enqueue(self, name: str, request: Any, *, from_signal: bool, size: int = 0) -> Message:
+        message = Message(name, request, request.call, from_signal, workflow.now(), size)
+        self._inbox.append(message)
+        if message.call is not None:
+            self._in_flight[message.call.identity] = message
+        if from_signal:
+            self._queued_bytes += size
+        self._messages_this_run += 1
+        return message
+
+    def _count_message(self) -> None:
+        """Count a call handled outside the inbox against this run's budget."""
+        self._messages_this_run += 1
+
+    def _complete(
+        self, message: Message, result: Any = None, error: ApplicationError | None = None
+    ) -> None:
+        """Answer ``message`` and remember the answer for duplicates.
+
+        A signal's failure cannot be answered: it becomes the instance's ``last_error`` (the
+        handler activity has already emitted its ``job.failed``).
+        """
+        message.result, message.error = result, error
+        self._release(message)
+        if message.call is not None:
+            self._calls.remember(message.call, message.name, result=result, error=error)
+        if error is not None and message.from_signal:
+            self._note_failure(self._failure(handler_error(error), 1))
+
+    def _remember(self, call: Call, name: str, result: Any) -> None:
+        """Remember the answer of a call answered outside the inbox (a Debounce add)."""
+        self._calls.remember(call, name, result=result)
+
+    def _give_back(self, message: Message, error: ApplicationError) -> None:
+        """Answer ``message`` with a refusal that its client acts on by sending it again."""
+        message.error = error
+        self._release(message)
+
+    def _release(self, message: Message) -> None:
+        message.done = True
+        if message.call is not None and self._in_flight.get(message.call.identity) is message:
+            del self._in_flight[message.call.identity]
+        if message.from_signal:
+            self._queued_bytes -= message.size
+
+    def _refusal_to_resend(self) -> ApplicationError:
+        """The refusal that sends a queued update's client to the next run or instance."""
+        return _continuing_as_new() if self._continuing else _instance_ended()
+
+    def _report_unanswered(self, err: ApplicationError, handler: str) -> None:
+        """A fire-and-forget call refused in the workflow: ``last_error`` and ``job.failed``."""
+        error = handler_error(err)
+        self._note_failure(self._failure(error, 1))
+        self._record_event(
+            "job.failed",
+            handler=handler,
+            error=f"{error.error_type}: {error.message}",
+            attempt=1,
+            will_retry=False,
+        )
+
+    # --- helpers for kinds ----------------------------------------------------------------
 
     def _user_id(self) -> str:
         """The user id: the workflow ID after ``{kind}:{name}:`` (ids may contain ``:``)."""
@@ -241,6 +419,39 @@ class EntityEngine:
         """End the instance after the current step (``ctx.terminate()``)."""
         self._finished = True
 
+    def _give_back_unhandled(self, messages: list[Message]) -> None:
+        """Put messages a terminating step left unhandled back at the head of the queue."""
+        for message in reversed(messages):
+            if not message.done:
+                self._inbox.appendleft(message)
+
+    def _spend_work(self) -> bool:
+        """Take one unit of this activation's in-workflow work budget; False when spent.
+
+        Workflow time is the time of the workflow task, the same on replay, so it tells
+        activations apart deterministically.
+        """
+        now = workflow.now()
+        if now != self._work_at:
+            self._work_at, self._work_left = now, WORK_PER_ACTIVATION
+        if self._work_left <= 0:
+            return False
+        self._work_left -= 1
+        return True
+
+    def _work_spent(self) -> bool:
+        return workflow.now() == self._work_at and self._work_left <= 0
+
+    async def _next_activation(self) -> None:
+        """Let this activation end, so work goes on in the next one (a 1 ms timer)."""
+        await workflow.sleep(timedelta(milliseconds=1))
+
+    def _record_event(self, name: str, **fields: Any) -> None:
+        """Emit lifecycle event ``name`` of the step being taken, from an activity (never here)."""
+        self._outbox.append(StepEvent(name, workflow.now(), fields))
+
+    # --- the status summary and step events ----------------------------------------------
+
     def _summary_due(self) -> bool:
         """True when the memo summary should be written again.
 
@@ -248,8 +459,7 @@ class EntityEngine:
         summary shows none ahead (none, or one that has passed). Any other change (counts, an
         alarm moved later) waits for one of those, or for ``SUMMARY_INTERVAL`` after the last
         write: writing the memo makes the server rewrite the visibility record, and once per
-        call it made an ``add`` to an idle Debounce key 50% slower on the dev server (README,
-        "Status without a worker").
+        call it made an ``add`` to an idle Debounce key 50% slower on the dev server.
         """
         view, published = self._status_view(), self._published_view
         if view == published:
@@ -276,6 +486,7 @@ class EntityEngine:
         name changes, and only when the instance was started with the job search attributes.
         """
         while True:
+            await workflow.wait_condition(self._summary_due)
             view = self._published_view = self._status_view()
             self._published_at = workflow.now()
             workflow.upsert_memo({STATUS_MEMO: view, STATUS_AS_OF_MEMO: self._published_at})
@@ -283,12 +494,6 @@ class EntityEngine:
                 self._published_status = view.status
                 if workflow.info().typed_search_attributes.get(JOB_KIND) is not None:
                     workflow.upsert_search_attributes([JOB_STATUS.value_set(view.status)])
-            await workflow.wait_condition(self._summary_due)
-
-    def _record_event(self, name: str, **fields: Any) -> None:
-        """Emit lifecycle event ``name`` of the step being taken, from an activity (never here)."""
-        if self._step_events_on is not False:
-            self._outbox.append(StepEvent(name, workflow.now(), fields))
 
     def _events_emitted(self) -> bool:
         return not self._outbox and not self._emitting
@@ -328,87 +533,98 @@ class EntityEngine:
         """Every update handler has returned and every step event is emitted."""
         return workflow.all_handlers_finished() and self._events_emitted()
 
+    # --- the main loop --------------------------------------------------------------------
+
     async def _run_loop(self) -> None:
         """Handle messages and alarms until the instance ends or continues as new."""
-        # Runs started before OPERATIONS_PATCH replay without the summary and step events.
-        self._step_events_on = workflow.patched(OPERATIONS_PATCH)
-        if self._step_events_on:
-            self._reporters = [
-                asyncio.create_task(self._keep_summary_current()),
-                asyncio.create_task(self._emit_step_events()),
-            ]
-        else:
-            self._outbox.clear()
+        self._reporters = [
+            asyncio.create_task(self._keep_summary_current()),
+            asyncio.create_task(self._emit_step_events()),
+        ]
         while not self._finished:
-            if self._continuing or (
-                self._should_continue_as_new() and workflow.patched(CARRY_SIGNALS_PATCH)
-            ):
-                await self._continue_as_new_carrying_signals()
-            elif self._queue:
-                await self._handle(self._queue.popleft())
+            if self._continuing or self._should_continue_as_new():
+                await self._continue_as_new()
+            elif self._has_backlog():
+                if self._work_spent():
+                    await self._next_activation()
+                await self._work_off_backlog()
+            elif self._inbox:
+                await self._handle_next()
             elif self._alarm_due():
+                self._alarm_rang = False
                 await self._on_alarm()
-            elif self._should_end():
+            elif self._should_end() or not self._accepted_any:
                 # A call may still arrive while the last handlers return; it keeps us going.
                 await workflow.wait_condition(
-                    lambda: bool(self._queue) or workflow.all_handlers_finished()
+                    lambda: bool(self._inbox) or self._handlers_and_events_done()
                 )
-                if not self._queue and self._should_end():
-                    break
-            elif self._should_continue_as_new():
-                # Before CARRY_SIGNALS_PATCH: continue only once the queue is empty. Under a
-                # steady stream of signals that could grow the history without bound.
-                # Let every handler that already has its reply return before moving on;
-                # a message that arrives meanwhile is handled first.
-                await workflow.wait_condition(
-                    lambda: bool(self._queue) or self._handlers_and_events_done()
-                )
-                if not self._queue:
-                    workflow.continue_as_new(self._continue_as_new_input())
+                if not self._inbox and (self._should_end() or not self._accepted_any):
+                    self._disarm_alarm()
+                    return
             else:
                 await self._sleep_until_next_event()
-        while self._queue:
-            message = self._queue.popleft()
-            message.result, message.done = self._reply_when_gone(message), True
-        await workflow.wait_condition(self._handlers_and_events_done)
+        await self._end()
 
-    async def _continue_as_new_carrying_signals(self) -> None:
-        """Continue as new now, carrying the queued signals over to the next run.
+    async def _handle_next(self) -> None:
+        """Handle the next message, with the queued ones that may share its handler call."""
+        batch = [self._inbox.popleft()]
+        while (
+            self._inbox and len(batch) < self.max_batch and self._batchable(batch, self._inbox[0])
+        ):
+            batch.append(self._inbox.popleft())
+        await self._process(batch)
+
+    async def _end(self) -> None:
+        """Close the instance after ``ctx.terminate()``: nothing queued is answered for it.
+
+        Queued updates are given back (their clients send them again: a ``send`` then creates
+        the next instance, a ``trigger`` finds none). Queued fire-and-forget calls that create
+        an instance (``add_nowait``, ``send_nowait``) start the next instance as this run
+        continues as new into it; the others are dropped, as they would find no instance.
+        """
+        self._ending = True
+        creating: list[CarriedMessage] = []
+        while True:
+            while self._inbox:
+                message = self._inbox.popleft()
+                if not message.from_signal:
+                    self._give_back(message, _instance_ended())
+                    continue
+                self._release(message)
+                if self._creates_instance(message.name):
+                    creating.append(_carried(message))
+            self._give_back_waiting()
+            await workflow.wait_condition(
+                lambda: bool(self._inbox) or self._handlers_and_events_done()
+            )
+            if not self._inbox:
+                break
+        self._disarm_alarm()
+        next_input = self._fresh_instance_input(creating)
+        if next_input is not None:
+            workflow.continue_as_new(next_input)
+
+    async def _continue_as_new(self) -> None:
+        """Continue as new now, carrying the acknowledged messages over to the next run.
 
         From here on updates are refused, and the queued ones (their handlers not run yet) are
-        answered with the same refusal: the client sends them again and the next run takes them,
-        after the carried signals that arrived before them. So no handler runs in this run any
-        more, except for signals beyond ``MAX_CARRIED_BYTES``, which are handled here first.
+        given back with the same refusal: the client sends them again (with the same update ID)
+        and the next run takes them, after the carried messages that arrived before them.
         """
         self._continuing = True
-        for message in self._queue:
-            if not message.from_signal:
-                message.error, message.done = _continuing_as_new(), True
-        self._queue = deque(m for m in self._queue if m.from_signal)
-        if self._carried_bytes() > MAX_CARRIED_BYTES:
-            await self._handle(self._queue.popleft())
-            return
+        for message in [m for m in self._inbox if not m.from_signal]:
+            self._give_back(message, _continuing_as_new())
+        self._inbox = deque(m for m in self._inbox if m.from_signal)
+        self._give_back_waiting()
         await workflow.wait_condition(self._handlers_and_events_done)
-        # Signals that arrived meanwhile are queued and carried too, unless they are too many.
-        if self._carried_bytes() <= MAX_CARRIED_BYTES:
-            workflow.continue_as_new(self._continue_as_new_input())
-
-    def _carried_bytes(self) -> int:
-        converter = workflow.payload_converter()
-        return sum(converter.to_payloads([m.payload])[0].ByteSize() for m in self._queue)
-
-    async def _handle(self, message: Message) -> None:
-        try:
-            message.result = await self._process(message)
-        except ApplicationError as err:
-            message.error = err
-            if message.from_signal:
-                self._note_failure(self._failure(handler_error(err), 1))
-        message.done = True
-
-    def _alarm_due(self) -> bool:
-        wake_at = self._wake_at()
-        return wake_at is not None and workflow.now() >= wake_at
+        carried = [_carried(m) for m in self._inbox]
+        next_input = self._continue_as_new_input(carried, self._calls.to_carry())
+        size = workflow.payload_converter().to_payloads([next_input])[0].ByteSize()
+        if self._inbox and size > PAYLOAD_LIMIT_BYTES - CARRY_MARGIN_BYTES:
+            await self._handle_next()  # admission keeps this rare: handle, then carry less
+            return
+        self._disarm_alarm()
+        workflow.continue_as_new(next_input)
 
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()
@@ -418,28 +634,58 @@ class EntityEngine:
             or info.is_continue_as_new_suggested()
         )
 
+    # --- the alarm ------------------------------------------------------------------------
+
+    def _alarm_due(self) -> bool:
+        wake_at = self._wake_at()
+        if wake_at is None:
+            return False
+        return workflow.now() >= wake_at or (self._alarm_rang and self._alarm_at == wake_at)
+
+    def _arm_alarm(self, wake_at: datetime | None) -> None:
+        """Keep one timer for ``wake_at``: a message that leaves the alarm where it is does not
+        cancel and re-arm it (two history events per message)."""
+        timer_runs = self._alarm_timer is not None and not self._alarm_timer.done()
+        if wake_at == self._alarm_at and (timer_runs or wake_at is None):
+            return
+        self._disarm_alarm()
+        self._alarm_at = wake_at
+        if wake_at is None or wake_at <= workflow.now():
+            return
+        self._alarm_timer = asyncio.create_task(self._ring(wake_at - workflow.now()))
+
+    def _disarm_alarm(self) -> None:
+        if self._alarm_timer is not None and not self._alarm_timer.done():
+            self._alarm_timer.cancel()
+        self._alarm_timer, self._alarm_at, self._alarm_rang = None, None, False
+
+    async def _ring(self, delay: timedelta) -> None:
+        await workflow.sleep(delay)
+        self._alarm_rang = True
+
     async def _sleep_until_next_event(self) -> None:
         wake_at = self._wake_at()
-        timeout = None if wake_at is None else wake_at - workflow.now()
-        # Wake for a message, a moved alarm or nothing left to do; a timeout means the alarm is
-        # due. The loop then decides.
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(
-                lambda: (
-                    bool(self._queue)
-                    or self._wake_at() != wake_at
-                    or self._should_end()
-                    or self._should_continue_as_new()
-                ),
-                timeout=timeout,
+        self._arm_alarm(wake_at)
+        # Wake for a message, a moved or ringing alarm, or nothing left to do; the loop decides.
+        await workflow.wait_condition(
+            lambda: (
+                bool(self._inbox)
+                or self._wake_at() != wake_at
+                or self._alarm_rang
+                or self._has_backlog()
+                or self._should_end()
+                or self._should_continue_as_new()
             )
+        )
 
-    async def _call_handler(self, call: HandlerCall, timeout: timedelta) -> HandlerOutcome:
-        """Run one user handler in the handler activity and return its outcome.
+    # --- the handler activity -------------------------------------------------------------
 
-        ``timeout`` is the definition's handler timeout; the activity enforces it itself and
-        reports an overrun as a handler failure, so the start-to-close timeout here only catches a
-        worker that stopped answering.
+    async def _call_handler(self, call: HandlerCall) -> HandlerOutcome:
+        """Run the steps of ``call`` in the handler activity and return their outcomes.
+
+        The activity enforces the handler timeout of the worker's definition and reports an
+        overrun as a failure; an infrastructure fault that outlasts Temporal's bounded retries
+        comes back as every step's failure.
         """
         # Step events so far go with this call, which the same workflow task schedules: they
         # are emitted before the handler's own.
@@ -449,7 +695,7 @@ class EntityEngine:
                 RUN_HANDLER,
                 call,
                 result_type=HandlerOutcome,
-                start_to_close_timeout=timeout + timedelta(minutes=1),
+                start_to_close_timeout=HANDLER_CALL_TIMEOUT,
                 heartbeat_timeout=HEARTBEAT_TIMEOUT,
                 retry_policy=INFRASTRUCTURE_RETRY,
             )
@@ -462,7 +708,19 @@ class EntityEngine:
                 else type(cause or err).__name__
             )
             message = cause.message if isinstance(cause, FailureError) else str(err)
-            return HandlerOutcome(ok=False, error=HandlerError(error_type, message))
+            error = HandlerError(error_type, message)
+            return HandlerOutcome(steps=[StepOutcome(ok=False, error=error) for _ in call.steps])
+
+
+def as_call(data: Any) -> Call:
+    """A call identity that came back from a carried payload as plain data."""
+    if isinstance(data, Call):
+        return data
+    return Call(id=data["id"], idempotency_key=data.get("idempotency_key"))
+
+
+def _carried(message: Message) -> CarriedMessage:
+    return CarriedMessage(message.name, message.payload, message.arrived_at, message.size)
 
 
 def _next_time(view: Any) -> datetime | None:
@@ -479,6 +737,15 @@ def _continuing_as_new() -> ApplicationError:
     return ApplicationError(
         "this run is continuing as new; send the update again",
         type=CONTINUING_AS_NEW_ERROR_TYPE,
+        non_retryable=True,
+    )
+
+
+def _instance_ended() -> ApplicationError:
+    """The refusal of an update queued when the instance ended; the client sends it again."""
+    return ApplicationError(
+        "the instance ended before this call was handled; send it again",
+        type=INSTANCE_ENDED_ERROR_TYPE,
         non_retryable=True,
     )
 

@@ -1,10 +1,11 @@
 """The Task entity workflow: an event-driven state machine with one alarm (SPEC §5.3).
 
-Workflow ID ``task:{name}:{id}``. ``send`` (update-with-start) and ``trigger`` (update) go through
-the engine's ordered queue; each runs user handlers in the handler activity: ``on_event``, then
-``on_idle`` when nothing is scheduled; ``execute`` when the alarm fires or on ``trigger``;
-``on_error`` for failures of ``on_event`` and of ``execute`` after its retries. The alarm is
-consumed when it fires, before ``execute`` runs.
+Workflow ID ``task:{name}:{id}``. ``send`` (update-with-start, or the ``send.nowait`` signal)
+and ``trigger`` (update, or ``trigger.nowait``) go through the engine's ordered queue; queued
+ones share one handler call, each a step of its own (``on_event``, then ``on_error`` if it
+failed, then ``on_idle`` when nothing is scheduled; or ``execute`` for a trigger). ``execute``
+runs when the alarm fires, retried per the job's policy; ``on_error`` gets its failure after
+the last attempt. The alarm is consumed when it fires, before ``execute`` runs.
 """
 
 from __future__ import annotations
@@ -15,8 +16,20 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from durable_jobs.protocol import LastError, PendingSignal
-    from durable_jobs.protocol.activities import HandlerCall, HandlerOutcome
+    from durable_jobs._models import json_size
+    from durable_jobs.protocol import (
+        MAX_EVENT_BYTES,
+        CallAnswer,
+        CallRequest,
+        CarriedMessage,
+        LastError,
+    )
+    from durable_jobs.protocol.activities import (
+        HandlerCall,
+        HandlerError,
+        HandlerStep,
+        StepOutcome,
+    )
     from durable_jobs.protocol.task import (
         SendReply,
         SendRequest,
@@ -24,8 +37,9 @@ with workflow.unsafe.imports_passed_through():
         TaskRecord,
         TaskStateView,
         TaskStatusView,
+        TaskTriggerReply,
     )
-    from durable_jobs.workflows.engine import EntityEngine, Message
+    from durable_jobs.workflows.engine import EntityEngine, Message, as_call
 
 
 @workflow.defn(name="TaskJob")
@@ -37,13 +51,16 @@ class TaskJobWorkflow(EntityEngine):
         self._start_engine(
             kind="task",
             job_name=input.spec.job_name,
-            pending=input.pending,
+            carried=input.carried,
+            answers=input.answers,
+            key_window=timedelta(milliseconds=input.spec.idempotency_window_ms),
             new_instance=input.record is None,
+            view_type=TaskStatusView,
         )
         self._spec = input.spec
         self._start_token = input.start_token
         self._record = input.record or TaskRecord(
-            user_id=self._user_id(), created_at=workflow.now()
+            user_id=self._user_id(), created_at=workflow.now(), state_version=input.state_version
         )
 
     @workflow.run
@@ -61,27 +78,27 @@ class TaskJobWorkflow(EntityEngine):
 
     @send.validator
     def _validate_send(self, request: SendRequest) -> None:
-        self._refuse_while_continuing()
+        self._check_update("send", request.call)
 
     @workflow.update(name="trigger")
-    async def trigger(self) -> bool:
+    async def trigger(self, request: CallRequest) -> TaskTriggerReply:
         """Run ``execute`` now and wait; the pending alarm stays unless ``execute`` changes it."""
-        result: bool = await self._submit("trigger")
+        result: TaskTriggerReply = await self._submit("trigger", request)
         return result
 
     @trigger.validator
-    def _validate_trigger(self) -> None:
-        self._refuse_while_continuing()
+    def _validate_trigger(self, request: CallRequest) -> None:
+        self._check_update("trigger", request.call)
 
     @workflow.signal(name="send.nowait")
     def send_nowait(self, request: SendRequest) -> None:
         """``send`` without waiting: the same queue, the same handlers."""
-        self._post("send", request)
+        self._post("send", request, json_size(request.event))
 
     @workflow.signal(name="trigger.nowait")
-    def trigger_nowait(self) -> None:
+    def trigger_nowait(self, request: CallRequest) -> None:
         """``trigger`` without waiting."""
-        self._post("trigger")
+        self._post("trigger", request)
 
     @workflow.query(name="status")
     def status(self) -> TaskStatusView:
@@ -112,156 +129,149 @@ class TaskJobWorkflow(EntityEngine):
 
     async def _on_alarm(self) -> None:
         record = self._record
-        record.scheduled_at = None  # the alarm is consumed when it fires
-        await self._execute(keep_alarm=False)
+        attempt = record.attempt
+        if attempt == 1:
+            record.first_attempt_at = workflow.now()
+        will_retry = attempt < self._spec.retry.max_attempts
+        step = HandlerStep("alarm", attempt=attempt, will_retry=will_retry)
+        outcome = await self._run([step])
+        if outcome and not outcome.ok and will_retry and not self._finished:
+            assert outcome.error is not None and record.first_attempt_at is not None
+            retry_at = self._retry_at(self._spec.retry, attempt, record.first_attempt_at)
+            if retry_at is not None:
+                record.attempt, record.scheduled_at = attempt + 1, retry_at
+                return
+            # max_duration left no retry after all: on_error gets the failure now.
+            await self._run([HandlerStep("recover", attempt=attempt, error=outcome.error)])
 
-    async def _process(self, message: Message) -> Any:
-        if message.name == "trigger":
-            await self._execute(keep_alarm=True)
-            return True
-        assert message.name == "send"
-        request: SendRequest = message.payload
-        created = bool(request.start_token) and request.start_token == self._start_token
-        await self._on_event(request.event)
-        return SendReply(created=created, scheduled_at=self._record.scheduled_at)
+    def _batchable(self, batch: list[Message], candidate: Message) -> bool:
+        event_bytes = sum(m.size or _event_size(m) for m in [*batch, candidate])
+        return event_bytes <= MAX_EVENT_BYTES
+
+    async def _process(self, messages: list[Message]) -> None:
+        steps = [
+            HandlerStep("send", event=m.payload.event)
+            if m.name == "send"
+            else HandlerStep("trigger")
+            for m in messages
+        ]
+        outcomes = await self._call(steps)
+        for i, message in enumerate(messages):
+            if i >= len(outcomes):  # a step before terminated the instance
+                self._give_back_unhandled(messages[i:])
+                return
+            self._complete_step(message, outcomes[i])
 
     def _note_failure(self, failure: LastError) -> None:
         self._record.last_error = failure
 
-    def _reply_when_gone(self, message: Message) -> Any:
-        if message.name == "trigger":
-            return False
-        return SendReply(created=False, scheduled_at=None)
+    def _creates_instance(self, name: str) -> bool:
+        return name == "send"
 
-    def _revive(self, signal: PendingSignal) -> Message:
-        if signal.name == "send":
-            # A carried SendRequest comes back as plain data; a signal has no start token.
-            return Message("send", SendRequest(event=signal.payload["event"]), from_signal=True)
-        return super()._revive(signal)
+    def _revive(self, carried: CarriedMessage) -> Message:
+        payload = carried.payload
+        call = as_call(payload["call"])
+        request: Any = (
+            SendRequest(event=payload["event"], call=call)
+            if carried.name == "send"
+            else CallRequest(call)
+        )
+        return Message(carried.name, request, call, True, carried.arrived_at, carried.size)
 
-    def _continue_as_new_input(self) -> TaskInput:
-        return TaskInput(spec=self._spec, record=self._record, pending=self._pending_signals())
+    def _continue_as_new_input(
+        self, carried: list[CarriedMessage], answers: list[CallAnswer]
+    ) -> TaskInput:
+        return TaskInput(spec=self._spec, record=self._record, carried=carried, answers=answers)
+
+    def _fresh_instance_input(self, carried: list[CarriedMessage]) -> TaskInput | None:
+        if not carried:
+            return None
+        return TaskInput(spec=self._spec, state_version=self._record.state_version, carried=carried)
 
     # --- behaviour ------------------------------------------------------------------------
 
-    def _call(self, handler: str, **fields: Any) -> HandlerCall:
+    async def _call(self, steps: list[HandlerStep]) -> list[StepOutcome]:
+        """Run ``steps`` in one handler call; keep the state and counters they leave."""
         record = self._record
-        return HandlerCall(
-            kind="task",
-            job_name=self._spec.job_name,
-            handler=handler,
-            instance_id=workflow.info().workflow_id,
-            user_id=record.user_id,
-            attempt=fields.pop("attempt", 1),
-            state=fields.pop("state", record.state),
-            scheduled_at=fields.pop("scheduled_at", record.scheduled_at),
-            event_count=record.event_count,
-            execute_count=record.execute_count,
-            created_at=record.created_at,
-            now=workflow.now(),
-            **fields,
+        outcome = await self._call_handler(
+            HandlerCall(
+                kind="task",
+                job_name=self._spec.job_name,
+                instance_id=workflow.info().workflow_id,
+                user_id=record.user_id,
+                state=record.state,
+                state_version=record.state_version,
+                steps=steps,
+                now=workflow.now(),
+                event_count=record.event_count,
+                execute_count=record.execute_count,
+                created_at=record.created_at,
+                scheduled_at=record.scheduled_at,
+            )
         )
+        if outcome.state_changed:
+            record.state, record.state_bytes = outcome.state, outcome.state_bytes
+        for step, step_outcome in zip(steps, outcome.steps, strict=False):
+            self._commit(step, step_outcome)
+        return outcome.steps
 
-    async def _run(self, call: HandlerCall) -> HandlerOutcome:
-        return await self._call_handler(call, timeout=timedelta(milliseconds=self._spec.timeout_ms))
+    async def _run(self, steps: list[HandlerStep]) -> StepOutcome | None:
+        outcomes = await self._call(steps)
+        return outcomes[0] if outcomes else None
 
-    def _commit(self, outcome: HandlerOutcome) -> None:
-        """Keep what a handler left: state and alarm (a new alarm starts a fresh retry count)."""
+    def _commit(self, step: HandlerStep, outcome: StepOutcome) -> None:
+        """Keep what one step left: counters, the alarm (a new alarm starts a fresh retry
+        count) and, for ``execute``, the last error (also one ``on_error`` handled)."""
         record = self._record
-        record.state = outcome.state
-        if outcome.scheduled_at != record.scheduled_at:
+        if step.name != "send" or outcome.ok:
+            record.event_count, record.execute_count = outcome.event_count, outcome.execute_count
+        if outcome.terminated:
+            record.scheduled_at = None
+            self._finish()
+            return
+        runs_execute = step.name != "send"
+        error = outcome.error or outcome.handled_error
+        if runs_execute and error is not None:
+            record.last_error = self._failure(error, step.attempt)
+        elif runs_execute and outcome.ok:
+            record.last_error = None
+        if outcome.idle_error is not None:
+            record.last_error = self._failure(outcome.idle_error, 1)
+        if step.name == "send" and not outcome.ok:
+            return  # a send that failed changes nothing
+        if step.name == "alarm" and not outcome.ok and step.will_retry:
+            record.scheduled_at = None  # consumed; the retry is set by _on_alarm
+            return
+        if runs_execute or outcome.scheduled_at != record.scheduled_at:
             record.attempt = 1
         record.scheduled_at = outcome.scheduled_at
 
-    async def _on_event(self, event: Any) -> None:
-        """``on_event`` (through ``on_error`` if it fails), then ``on_idle`` if nothing is set."""
-        record = self._record
-        record.event_count += 1
-        outcome = await self._run(
-            self._call("on_event", event=event, is_first_event=record.event_count == 1)
-        )
-        if outcome.terminated:
-            return self._finish()
-        if not outcome.ok:
-            assert outcome.error is not None
-            handled = await self._on_error(outcome, "on_event")
-            if handled is None:
-                record.event_count -= 1  # a send that failed changes nothing
-                raise self._execution_error(outcome.error)
-            outcome = handled
-            if outcome.terminated:
-                return self._finish()
-        self._commit(outcome)
-        await self._maybe_idle("on_event")
-
-    async def _execute(self, *, keep_alarm: bool) -> None:
-        """One attempt of ``execute``; failures retry per policy, then go to ``on_error``.
-
-        A ``trigger`` (``keep_alarm``) is answered to its waiting caller instead of retried, so
-        its failure never replaces the pending alarm with a retry.
-        """
-        record = self._record
-        if record.attempt == 1:
-            record.execute_count += 1
-            record.first_attempt_at = workflow.now()
-        will_retry = not keep_alarm and record.attempt < self._spec.retry.max_attempts
-        outcome = await self._run(
-            self._call("execute", attempt=record.attempt, will_retry=will_retry)
-        )
-        if outcome.terminated:
-            return self._finish()
-        if outcome.ok:
-            record.attempt, record.last_error = 1, None
-            self._commit(outcome)
-            await self._maybe_idle("execute")
-            return None
-        assert outcome.error is not None and record.first_attempt_at is not None
-        record.last_error = self._failure(outcome.error, record.attempt)
-        retry_at = None
-        if not keep_alarm:
-            retry_at = self._retry_at(self._spec.retry, record.attempt, record.first_attempt_at)
-        if retry_at is not None:
-            record.attempt += 1
-            record.scheduled_at = retry_at
-            return None
-        record.attempt = 1
-        handled = await self._on_error(outcome, "execute")
-        if handled is None:
-            if keep_alarm:
-                raise self._execution_error(outcome.error)
-            await self._maybe_idle("execute")
-            return None
-        if handled.terminated:
-            return self._finish()
-        self._commit(handled)
-        await self._maybe_idle("execute")
-        return None
-
-    async def _on_error(self, failed: HandlerOutcome, source: str) -> HandlerOutcome | None:
-        """Run ``on_error`` on the failed handler's partial changes; ``None`` if not handled."""
-        if not self._spec.has_on_error:
-            return None
-        outcome = await self._run(
-            self._call(
-                "on_error",
-                state=failed.state,
-                scheduled_at=failed.scheduled_at,
-                error=failed.error,
-                error_source=source,
-            )
-        )
-        return outcome if outcome.ok else None
-
-    async def _maybe_idle(self, reason: str) -> None:
-        """Run ``on_idle`` when nothing is scheduled; it may set the alarm again."""
-        if self._finished or self._record.scheduled_at is not None or not self._spec.has_on_idle:
+    def _complete_step(self, message: Message, outcome: StepOutcome) -> None:
+        if message.name == "trigger":
+            if outcome.ok:
+                error = outcome.handled_error
+                reply = TaskTriggerReply(
+                    triggered=True,
+                    succeeded=error is None,
+                    error=None if error is None else self._record.last_error,
+                )
+                self._complete(message, reply)
+            else:
+                self._complete(message, error=self._execution_error(_error_of(outcome)))
             return
-        outcome = await self._run(self._call("on_idle", idle_reason=reason))
-        if outcome.terminated:
-            return self._finish()
         if not outcome.ok:
-            assert outcome.error is not None
-            self._record.last_error = self._failure(outcome.error, 1)
-            return None
-        self._commit(outcome)
-        return None
+            self._complete(message, error=self._execution_error(_error_of(outcome)))
+            return
+        request: SendRequest = message.payload
+        created = request.call.id == self._start_token
+        scheduled_at = None if outcome.terminated else self._record.scheduled_at
+        self._complete(message, SendReply(created=created, scheduled_at=scheduled_at))
+
+
+def _error_of(outcome: StepOutcome) -> HandlerError:
+    assert outcome.error is not None
+    return outcome.error
+
+
+def _event_size(message: Message) -> int:
+    return json_size(message.payload.event) if message.name == "send" else 0

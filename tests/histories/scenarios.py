@@ -1,12 +1,14 @@
 """Scenarios whose workflow histories are kept in ``tests/histories/`` for replay tests.
 
-Each scenario drives one kind through its main paths (runs, retries, trigger, flushes, alarms,
-signals, terminate, continue-as-new with messages queued). ``python -m tests.histories.scenarios
+Each scenario drives one kind through its main paths (runs, retries, trigger, pause, resume,
+reschedule, flushes, held events, a sliding window, alarms, signals, idempotency keys, batched
+calls, terminate, continue-as-new with messages queued). ``python -m tests.histories.scenarios
 [name ...]`` records them again as ``{name}-{n}.json`` (only do that on purpose: the point of the
-files is to hold what older code recorded). Files of older code keep a tag in their name and must
-stay as they are: ``*-unpatched-*`` were recorded before ``CARRY_SIGNALS_PATCH``,
-``*-before-summary-*`` before ``STATUS_SUMMARY_PATCH``. The replay test runs
-the current workflow code over every file: a change that would break running instances fails.
+files is to hold what released code recorded). The files without a version tag are the 0.1
+baseline; from the first release on, a change that alters the commands of a running instance
+goes behind ``workflow.patched``, and the histories of the older code stay here, tagged. The
+replay test runs the current workflow code over every file: a change that would break running
+instances fails.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ async def tick(ctx: ContinuousContext[Count]) -> None:
     ctx.set_state(Count(n=ctx.state.n + 1, fail=max(ctx.state.fail - 1, 0)))
     if ctx.state.fail > 0 and ctx.attempt == 1:
         raise RuntimeError("first attempt fails")
-    if ctx.state.n >= 6:
+    if ctx.state.n >= 12:
         ctx.terminate("done")
 
 
@@ -115,6 +117,10 @@ async def refuse(ctx: DebounceExecuteContext[Count]) -> None:
     raise ConnectionError("sink down")
 
 
+async def quietly(ctx: DebounceExecuteContext[Count]) -> None:
+    """Delivers the batch of a sliding window."""
+
+
 retry = RetryConfig(max_attempts=3, delay=Backoff.constant("5 seconds"), jitter=True)
 jobs = DurableJobs(
     ticker=Continuous(state=Count, schedule=every("1 minute"), execute=tick, retry=retry),
@@ -128,6 +134,15 @@ jobs = DurableJobs(
         retry=retry,
     ),
     pile=Debounce(event=Hit, state=Count, on_event=total, execute=refuse, flush_after="1 hour"),
+    quiet=Debounce(
+        event=Hit,
+        state=Count,
+        on_event=total,
+        execute=quietly,
+        flush_after="4 seconds",
+        window="sliding",
+        max_wait="8 seconds",
+    ),
     machine=Task(
         state=Count,
         event=Hit,
@@ -149,10 +164,17 @@ async def continuous_scenario(env: JobsTestEnvironment) -> list[tuple[str, str]]
     h = env.client.continuous("ticker")
     await h.start(id="replay", input=Count(fail=2))
     await env.sleep("3 minutes")
-    await h.trigger("replay")
+    await h.trigger("replay", idempotency_key="t-1")
+    await h.trigger("replay", idempotency_key="t-1")  # the same answer, no second run
     workflow_id = "continuous:ticker:replay"
     first = await run_id(env, workflow_id)
-    await env.sleep("5 minutes")
+    await h.pause("replay", reason="maintenance")
+    await env.sleep("2 minutes")
+    await h.trigger_nowait("replay")
+    await h.resume("replay")
+    await h.reschedule("replay", every("2 minutes"))
+    await asyncio.gather(*(h.trigger("replay") for _ in range(3)))  # queued: one handler call
+    await env.sleep("20 minutes")  # runs every 2 minutes until the run that terminates it
     return [(workflow_id, first)]
 
 
@@ -174,9 +196,16 @@ async def debounce_scenario(env: JobsTestEnvironment) -> list[tuple[str, str]]:
     await env.sleep("1 second")
     await h.add(id="replay", event=Hit(n=7))
     await h.flush("replay")
-    await h.add(id="replay", event=Hit(n=8))
+    await h.add(id="replay", event=Hit(n=8), idempotency_key="a-8")
+    await h.add(id="replay", event=Hit(n=8), idempotency_key="a-8")  # applied once
     runs.append((workflow_id, await run_id(env, workflow_id)))
     await h.clear("replay")
+    quiet = env.client.debounce("quiet")
+    for n in range(3):  # each event moves the deadline, until max_wait caps it
+        await quiet.add(id="replay", event=Hit(n=n))
+        await env.sleep("3 seconds")
+    runs.append(("debounce:quiet:replay", await run_id(env, "debounce:quiet:replay")))
+    await env.sleep("10 seconds")
     return runs
 
 
@@ -186,9 +215,11 @@ async def task_scenario(env: JobsTestEnvironment) -> list[tuple[str, str]]:
     await h.send(id="replay", event=Hit(n=3))
     first = await run_id(env, workflow_id)
     await env.sleep("31 seconds")
-    await h.send_nowait(id="replay", event=Hit(n=1))
+    await h.send_nowait(id="replay", event=Hit(n=1), idempotency_key="s-1")
+    await h.send_nowait(id="replay", event=Hit(n=1), idempotency_key="s-1")  # dropped
     await h.send(id="replay", event=Hit(n=0, poison=True))
     await h.trigger("replay")
+    await asyncio.gather(*(h.send(id="replay", event=Hit(n=1)) for _ in range(4)))
     await env.sleep("3 minutes")
     await h.terminate("replay")
     return [(workflow_id, first)]
@@ -230,7 +261,7 @@ async def record() -> None:
         test_server_existing_path=time_skipping_server_path()
     )
     async with await JobsTestEnvironment.attach(env, jobs, task_queue=TASK_QUEUE) as jobs_env:
-        scenarios = sys.argv[1:] or ["continuous", "debounce", "task"]
+        scenarios = sys.argv[1:] or list(SCENARIOS)
         for kind in scenarios:
             scenario = SCENARIOS[kind]
             for number, (workflow_id, run) in enumerate(await scenario(jobs_env), start=1):

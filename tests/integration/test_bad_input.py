@@ -57,9 +57,18 @@ readings = Debounce(event=Reading, execute=keep, flush_after="1 hour")
 misfolding = Debounce(
     event=Reading, state=Reading, on_event=wrong_type, execute=keep, flush_after="1 hour"
 )
-exiting = Continuous(state=Reading, schedule=every("1 hour"), execute=exits)
-interrupted = Continuous(state=Reading, schedule=every("1 hour"), execute=interrupts)
-hanging = Continuous(state=Reading, schedule=every("1 hour"), execute=hangs, timeout="1 second")
+# pause_on_failure: a failed run stops the instance, so "stopped" shows it did not wedge.
+exiting = Continuous(state=Reading, schedule=every("1 hour"), execute=exits, pause_on_failure=True)
+interrupted = Continuous(
+    state=Reading, schedule=every("1 hour"), execute=interrupts, pause_on_failure=True
+)
+hanging = Continuous(
+    state=Reading,
+    schedule=every("1 hour"),
+    execute=hangs,
+    timeout="1 second",
+    pause_on_failure=True,
+)
 jobs = DurableJobs(
     readings=readings,
     misfolding=misfolding,

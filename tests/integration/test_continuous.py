@@ -75,6 +75,13 @@ daily = Continuous(
     start_immediately=False,
 )
 retrying = Continuous(state=Counter, schedule=every("30 minutes"), execute=flaky, retry=retry)
+pausing = Continuous(
+    state=Counter,
+    schedule=every("30 minutes"),
+    execute=flaky,
+    retry=retry,
+    pause_on_failure=True,
+)
 single_try = Continuous(state=Counter, schedule=every("30 minutes"), execute=flaky)
 self_ending = Continuous(state=Counter, schedule=every("1 minute"), execute=terminate_on_run)
 
@@ -87,6 +94,7 @@ jobs = DurableJobs(
     lazy=lazy,
     daily=daily,
     retrying=retrying,
+    pausing=pausing,
     single_try=single_try,
     self_ending=self_ending,
     batcher=Debounce(event=Counter, execute=_noop, flush_after="1 second"),
@@ -256,8 +264,10 @@ async def test_ctx_terminate_removes_the_instance(
 # --- §6 retry ----------------------------------------------------------------------------------
 
 
-async def test_failing_execute_retries_then_stops(env: JobsTestEnvironment, uid: str) -> None:
-    h = env.client.continuous(retrying)
+async def test_failing_execute_retries_then_stops_with_pause_on_failure(
+    env: JobsTestEnvironment, uid: str
+) -> None:
+    h = env.client.continuous(pausing)
     failures_left[uid] = 99
     await h.start(id=uid, input=Counter(n=1))
     await env.sleep("1 second")
@@ -287,6 +297,25 @@ async def test_failing_execute_retries_then_stops(env: JobsTestEnvironment, uid:
     assert (await h.get_state(uid)).state == Counter(n=2, label="ok")
     await env.sleep("31 minutes")
     assert (await h.status(uid)).run_count == 3
+
+
+async def test_without_pause_on_failure_the_schedule_goes_on_after_a_failed_run(
+    env: JobsTestEnvironment, uid: str
+) -> None:
+    h = env.client.continuous(retrying)
+    failures_left[uid] = 3  # every attempt of run 1 fails; run 2 succeeds
+    await h.start(id=uid, input=Counter(n=1))
+    await env.sleep("25 seconds")
+    assert [(c.attempt, c.run_count) for c in calls] == [(1, 1), (2, 1), (3, 1)]
+    status = await h.status(uid)
+    assert (status.status, status.run_count) == ("running", 1)
+    assert status.last_error is not None and status.last_error.attempt == 3
+    assert status.next_run_at is not None
+    assert timedelta(minutes=30) <= status.next_run_at - calls[2].at < timedelta(minutes=31)
+    await env.sleep("31 minutes")
+    assert [(c.attempt, c.run_count) for c in calls[3:]] == [(1, 2)]
+    status = await h.status(uid)
+    assert (status.status, status.run_count, status.last_error) == ("running", 2, None)
 
 
 async def test_success_on_attempt_2_keeps_the_schedule(env: JobsTestEnvironment, uid: str) -> None:
@@ -323,7 +352,7 @@ async def test_trigger_raises_when_no_retry_is_left(env: JobsTestEnvironment, ui
     failures_left[uid] = 99
     await h.start(id=uid, input=Counter(n=1))
     await env.sleep("1 second")
-    assert (await h.status(uid)).status == "stopped"
+    assert (await h.status(uid)).status == "running"  # the schedule goes on
     with pytest.raises(ExecutionError) as caught:
         await h.trigger(uid)
     err = caught.value
@@ -334,7 +363,8 @@ async def test_trigger_raises_when_no_retry_is_left(env: JobsTestEnvironment, ui
     )
     assert err.error_type == "RuntimeError"
     assert "token endpoint down" in str(err) and f"continuous:single_try:{uid}" in str(err)
-    assert (await h.status(uid)).status == "stopped"
+    status = await h.status(uid)
+    assert status.status == "running" and status.next_run_at is not None
 
 
 async def test_trigger_returns_true_when_a_retry_is_scheduled(

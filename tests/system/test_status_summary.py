@@ -65,7 +65,9 @@ async def nothing(ctx: TaskContext[Counter]) -> None:
 
 jobs = DurableJobs(
     ticker=Continuous(state=Counter, schedule=every("1 hour"), execute=count),
-    broken=Continuous(state=Counter, schedule=every("1 hour"), execute=broken),
+    broken=Continuous(
+        state=Counter, schedule=every("1 hour"), execute=broken, pause_on_failure=True
+    ),
     hits=Debounce(event=Hit, execute=deliver, flush_after="1 hour"),
     notes=Task(state=Counter, event=Hit, on_event=note, execute=nothing),
 )
@@ -117,10 +119,13 @@ async def test_status_answers_from_the_memo_when_no_worker_runs(
     assert answered[1].last_error is not None
     assert answered[1].last_error.message == "the token endpoint said no"
     # Counts, and an alarm moved later, wait (a minute, or the next such change): the batch as
-    # of its start, the task as of its first send. Exact as of as_of.
+    # its first add wrote it with the start request (the client's clock, a moment before the
+    # workflow's), the task as of its first send. Exact as of as_of.
     batch, task = answered[2], answered[3]
     assert (batch.event_count, batch.as_of) == (1, batch.started_at)
-    assert batch.model_copy(update={"as_of": None, "event_count": 3}) == live[2]
+    assert batch.started_at is not None and live[2].started_at is not None
+    assert timedelta(0) <= live[2].started_at - batch.started_at < timedelta(seconds=2)
+    assert (batch.status, batch.last_error) == (live[2].status, live[2].last_error)
     assert (task.event_count, task.status) == (1, "active")
     assert task.scheduled_at is not None and live[3].scheduled_at is not None
     assert task.scheduled_at < live[3].scheduled_at
@@ -211,6 +216,6 @@ async def test_cli_lists_instances_by_status(dev_env: WorkflowEnvironment, uid: 
         ]
         code, _, err = await cli("list", "broken", "--status", "debouncing")
         assert code == 2
-        assert "one of ('running', 'stopped')" in err
+        assert "one of ('running', 'stopped', 'paused')" in err
         for handle, id in ((failing, f"{uid}-a"), (failing, f"{uid}-b"), (ticker, uid)):
             await handle.terminate(id)
