@@ -32,7 +32,7 @@ def address_of(server: WorkflowEnvironment) -> str:
 
 
 async def start_server(
-    database: Path, port: int, extra_args: Sequence[str] = ()
+    database: Path, port: int, extra_args: Sequence[str] = (), *, log_level: str = "warn"
 ) -> WorkflowEnvironment:
     """A dev server persisted to ``database`` on ``port``: stop it and start it again on the
     same two, and it carries on where it was (its ``shutdown`` is a kill)."""
@@ -41,6 +41,7 @@ async def start_server(
         dev_server_database_filename=str(database),
         port=port,
         dev_server_extra_args=list(extra_args),
+        dev_server_log_level=log_level,
     )
 
 
