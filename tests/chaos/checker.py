@@ -34,8 +34,8 @@ Kind = Literal["debounce", "task", "continuous"]
 ITEM_OPS = frozenset({"add", "add_nowait", "send", "send_nowait"})
 TRIGGER_OPS = frozenset({"trigger", "trigger_nowait"})
 
-_EXAMPLES = 8
-"""Problems described one by one in a report; the rest are only counted."""
+_EXAMPLES = 3
+"""Problems of each kind described one by one in a report; the rest are only counted."""
 
 
 @dataclass
@@ -109,8 +109,8 @@ class Report:
     """Failed attempts by error, retried."""
     unexpected_errors: Counter[str] = field(default_factory=Counter)
     """Errors a retry does not explain (a bug, or a fault the library let through)."""
-    problems: list[str] = field(default_factory=list)
-    """The first few violations, described."""
+    problems: dict[str, list[str]] = field(default_factory=dict)
+    """The first few violations of each kind (``duplicate``, ``lost``, ...), described."""
 
     def total(self, name: str) -> int:
         return sum(getattr(t, name) for t in self.tallies.values())
@@ -125,9 +125,13 @@ class Report:
             and not self.unexpected_errors
         )
 
-    def note(self, problem: str) -> None:
-        if len(self.problems) < _EXAMPLES:
-            self.problems.append(problem)
+    def note(self, kind: str, problem: str) -> None:
+        examples = self.problems.setdefault(kind, [])
+        if len(examples) < _EXAMPLES:
+            examples.append(problem)
+
+    def examples(self) -> list[str]:
+        return [p for examples in self.problems.values() for p in examples]
 
     def lines(self) -> list[str]:
         rows = [
@@ -172,7 +176,7 @@ class Report:
             rows.append(f"STUCK {instance}: {why}")
         if len(self.stuck) > _EXAMPLES:
             rows.append(f"... and {len(self.stuck) - _EXAMPLES} more stuck instances")
-        rows.extend(f"problem: {p}" for p in self.problems)
+        rows.extend(f"{kind}: {p}" for kind, examples in self.problems.items() for p in examples)
         rows.append("result: OK" if self.ok else "result: FAILED")
         return rows
 
@@ -242,8 +246,9 @@ def _applications(report: Report, observed: Observed) -> dict[Place, dict[str, l
         if held != batch.event_count:
             report.inconsistent_batches += 1
             report.note(
+                "inconsistent batch",
                 f"debounce batch of {batch.instance_id} started {batch.started_at.isoformat()} "
-                f"counts {batch.event_count} events but holds {held}"
+                f"counts {batch.event_count} events but holds {held}",
             )
         for producer, mine in batch.applied.items():
             applied["debounce", batch.user_id][producer].extend(expanded(mine))
@@ -263,7 +268,7 @@ def _check_items(
     for item, places in found.items():
         if item not in sent:
             report.unknown += len(places)
-            report.note(f"{item[0]} {places[0][1]!r} applied {item[1]}#{item[2]}, never sent")
+            report.note("never sent", f"{item[0]} {places[0][1]!r} applied {item[1]}#{item[2]}")
     for item, call in sent.items():
         places = found.get(item, [])
         tally = report.tallies[_tally_name(call)]
@@ -271,14 +276,25 @@ def _check_items(
         where = f"{call.kind} {call.op} {call.producer}#{call.seq} to {call.user_id!r}"
         if len(places) > 1:
             tally.duplicates += len(places) - 1
-            tally.beyond_attempts += max(0, len(places) - max(call.attempts, 1))
-            report.note(f"{where} applied {len(places)} times ({call.attempts} attempts)")
+            beyond = max(0, len(places) - max(call.attempts, 1))
+            tally.beyond_attempts += beyond
+            report.note(
+                "duplicate beyond attempts" if beyond else "duplicate",
+                f"{where} applied {len(places)} times ({call.attempts} attempts; "
+                f"{_errors_seen(call)})",
+            )
         if any(place != (call.kind, call.user_id) for place in places):
             tally.misplaced += 1
-            report.note(f"{where} applied in {sorted({p[1] for p in places})}")
+            report.note("misplaced", f"{where} applied in {sorted({p[1] for p in places})}")
         if call.acked and not places:
             tally.lost += 1
-            report.note(f"{where} acknowledged but never applied")
+            report.note("lost", f"{where} acknowledged but never applied")
+
+
+def _errors_seen(call: CallRecord) -> str:
+    if not call.errors:
+        return "the caller saw no error"
+    return "the caller saw " + ", ".join(f"{e} x{n}" for e, n in Counter(call.errors).items())
 
 
 def _check_order(
@@ -296,7 +312,8 @@ def _check_order(
             if call is not None:
                 report.tallies[_tally_name(call)].out_of_order += 1
                 report.note(
-                    f"{place[0]} {place[1]!r}: {producer}#{seq} applied after {producer}#{latest}"
+                    "out of order",
+                    f"{place[0]} {place[1]!r}: {producer}#{seq} applied after {producer}#{latest}",
                 )
         latest = max(latest, seq)
 
@@ -322,10 +339,11 @@ def _check_triggers(report: Report, calls: list[CallRecord], observed: Observed)
         where = f"{kind} {user_id!r}"
         if seen < acknowledged:
             tally.lost += acknowledged - seen
-            report.note(f"{where}: {acknowledged} triggers acknowledged, {seen} runs")
+            report.note("lost", f"{where}: {acknowledged} triggers acknowledged, {seen} runs")
         if seen > acknowledged + open_ended:
             tally.duplicates += seen - acknowledged - open_ended
             report.note(
+                "duplicate",
                 f"{where}: {seen} runs for {acknowledged} acknowledged triggers "
-                f"and {open_ended} unacknowledged ones"
+                f"and {open_ended} unacknowledged ones",
             )

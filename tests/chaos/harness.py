@@ -51,8 +51,8 @@ LOWERED_LIMITS = {
     "limit.historyCount.suggestContinueAsNew": 150,
     "limit.historyCount.warn": 4_000,
     "limit.historyCount.error": 5_000,
-    "limit.historySize.suggestContinueAsNew": 64 * 1024,
-    "limit.historySize.warn": 1024 * 1024,
+    "limit.historySize.suggestContinueAsNew": 256 * 1024,
+    "limit.historySize.warn": 2 * 1024 * 1024,
     "limit.historySize.error": 8 * 1024 * 1024,
     "history.maxTotalUpdates": 200,
 }
@@ -92,6 +92,7 @@ class ChaosResult:
     phases: dict[str, float]
     """Seconds spent per phase."""
     continued_as_new: int
+    final_state: str
     config: ChaosConfig
 
     def summary(self) -> str:
@@ -119,6 +120,7 @@ class ChaosResult:
                     f"CPU burners {c.burners} for {self.phases.get('chaos', 0):.0f} s",
                 ]
             ),
+            f"after the faults: {self.final_state}",
             "phases: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.phases.items()),
             self.report.lines()[-1],
         ]
@@ -324,6 +326,25 @@ def missing(calls: list[CallRecord], observed: Observed) -> dict[str, str]:
     }
 
 
+@dataclass
+class Settled:
+    """The last observation of the calm phase, and whether it was final."""
+
+    observed: Observed
+    after: float | None
+    """Seconds until every instance was final and stayed so; ``None``: not by the deadline."""
+    short: dict[str, str]
+    """Instances still short of acknowledged calls at the end (the checker counts them lost)."""
+
+    def describe(self, deadline: float) -> str:
+        if self.after is not None:
+            return f"every instance final after {self.after:.1f} s"
+        return (
+            f"NOT every instance final within {deadline:.0f} s: {len(self.short)} short of "
+            f"acknowledged calls, {len(self.observed.unsettled)} not idle"
+        )
+
+
 async def settle(
     client: JobsClient,
     calls: list[CallRecord],
@@ -332,25 +353,27 @@ async def settle(
     *,
     deadline: float,
     stable_for: float = 3.0,
-) -> Observed:
-    """Poll until every instance is in its final state and stays so for ``stable_for`` seconds
-    (a late duplicate shows up meanwhile), or until ``deadline``; the last observation."""
+) -> Settled:
+    """Poll until every instance is in its final state (every acknowledged call applied,
+    nothing waiting) and its state stays the same for ``stable_for`` seconds (a late
+    duplicate would show up meanwhile), or until ``deadline``."""
     loop = asyncio.get_running_loop()
+    started = loop.time()
     stable_since: float | None = None
     previous: Observed | None = None
     while True:
         observed = await observe(client, plan, directory)
-        observed.unsettled.update(missing(calls, observed))
+        short = missing(calls, observed)
         now = loop.time()
         same = previous is not None and _digest(previous) == _digest(observed)
-        if observed.unsettled:
+        if observed.unsettled or short:
             stable_since = None
         elif stable_since is None or not same:
             stable_since = now
         if stable_since is not None and now - stable_since >= stable_for:
-            return observed
+            return Settled(observed, now - started, short)
         if now > deadline:
-            return observed
+            return Settled(observed, None, short)
         previous = observed
         await asyncio.sleep(0.5)
 
@@ -425,7 +448,7 @@ async def run_chaos(config: ChaosConfig) -> ChaosResult:
             async with _phase(phases, "calls finishing"):
                 await traffic
             async with _phase(phases, "settle"):
-                observed = await settle(
+                settled = await settle(
                     client, calls, config.traffic, config.directory, deadline=give_up_at
                 )
         finally:
@@ -450,7 +473,10 @@ async def run_chaos(config: ChaosConfig) -> ChaosResult:
         )
         faults[name] += n
     report = check(
-        calls, observed, caller_errors=errors.retried, unexpected_errors=errors.unexpected
+        calls,
+        settled.observed,
+        caller_errors=errors.retried,
+        unexpected_errors=errors.unexpected,
     )
     return ChaosResult(
         report=report,
@@ -458,6 +484,7 @@ async def run_chaos(config: ChaosConfig) -> ChaosResult:
         faults=faults,
         phases=phases,
         continued_as_new=continued,
+        final_state=settled.describe(give_up_at - stop_at),
         config=config,
     )
 

@@ -94,7 +94,7 @@ def test_a_job_that_applies_an_event_twice_is_caught() -> None:
     assert not report.ok
     assert report.tallies["task send"].duplicates == 1
     assert report.tallies["task send"].beyond_attempts == 1  # one attempt, two applications
-    assert "applied 2 times" in report.problems[0]
+    assert "applied 2 times" in report.problems["duplicate beyond attempts"][0]
 
 
 def test_a_retried_call_applied_by_each_attempt_is_a_duplicate() -> None:
@@ -225,7 +225,7 @@ async def test_the_sink_as_written_by_the_job_and_read_by_the_harness(
     # A sink that loses the second batch: the checker says which call it lost.
     lost = check(calls, Observed(debounce_batches=deliveries[:2]))
     assert lost.tallies["debounce add"].lost == 1
-    assert "ds0#1" in lost.problems[0]
+    assert "ds0#1" in lost.problems["lost"][0]
 
 
 def test_the_report_prints_every_kind_of_call() -> None:
