@@ -111,6 +111,14 @@ class CallerErrors:
     unexpected: Counter[str] = field(default_factory=Counter)
 
 
+_NOT_RETRIED = (
+    errors.JobValidationError,
+    errors.JobDefinitionError,
+    errors.JobNotFoundError,
+    errors.ExecutionError,
+)
+"""Answers that say the call itself is wrong or its handler failed: no retry explains them."""
+
 Invoke = Callable[[dict[str, Any]], Awaitable[Any]]
 """Makes one attempt of a call, given the keyword arguments of the API; returns its answer."""
 
@@ -129,6 +137,9 @@ def _classify(err: BaseException, *, library_timeout: bool) -> tuple[str, bool]:
         return "WorkerUnavailableError", True
     if isinstance(err, RPCError):
         return f"RPCError {err.status.name}", True
+    if isinstance(err, errors.JobsError) and not isinstance(err, _NOT_RETRIED):
+        # E.g. a call queued behind the instance's end (SPEC 10.3 allows a clear JobsError).
+        return f"{type(err).__name__}: {str(err)[:160]}", True
     return f"{type(err).__name__}: {str(err)[:160]}", False
 
 

@@ -99,27 +99,25 @@ class ChaosResult:
         c = self.config
         f = self.faults
         wft = {k: n for k, n in f.items() if k.startswith("workflow_task.")}
+        exits = {k.rsplit(".", 1)[1]: n for k, n in f.items() if k.startswith("worker.exit_")}
         lines = [
             f"chaos: {c.seconds:g} s of faults (seed {c.seed}), {c.workers} workers, "
             f"{c.traffic.producers} producers per kind, {c.traffic.keys + 1} keys per kind",
             f"client API: {self.api.describe()}",
             *self.report.lines()[:-1],
-            "faults: "
-            + ", ".join(
-                [
-                    f"workflow tasks failed {sum(wft.values())} "
-                    f"({', '.join(f'{k[14:]} {n}' for k, n in sorted(wft.items())) or 'none'})",
-                    f"activity attempts failed {f['activity.before']} before / "
-                    f"{f['activity.after']} after the handler",
-                    f"workers killed {f['worker.killed']} (exited by themselves "
-                    f"{f['worker.exited']}, started {f['worker.started']})",
-                    f"server restarts {f['server.restarted']}",
-                    f"caller timeouts {f['caller.timeout']}, connection errors "
-                    f"{f['caller.connection']}, other retried errors {f['caller.other']}",
-                    f"continue-as-new {self.continued_as_new}",
-                    f"CPU burners {c.burners} for {self.phases.get('chaos', 0):.0f} s",
-                ]
-            ),
+            "faults:",
+            f"  workflow tasks failed {sum(wft.values())} "
+            f"({', '.join(f'{k[14:]} {n}' for k, n in sorted(wft.items())) or 'none'})",
+            f"  activity attempts failed {f['activity.before']} before and "
+            f"{f['activity.after']} after the handler ran",
+            f"  worker processes killed {f['worker.killed']}, exited by themselves "
+            f"{f['worker.exited']}{f' (exit status: count {exits})' if exits else ''}, "
+            f"started {f['worker.started']}",
+            f"  dev-server restarts {f['server.restarted']}",
+            f"  caller timeouts {f['caller.timeout']}, connection errors "
+            f"{f['caller.connection']}, other retried errors {f['caller.other']}",
+            f"  continue-as-new {self.continued_as_new}",
+            f"  CPU burners {c.burners} for {self.phases.get('chaos', 0):.0f} s",
             f"after the faults: {self.final_state}",
             "phases: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.phases.items()),
             self.report.lines()[-1],
@@ -128,7 +126,8 @@ class ChaosResult:
 
 
 class WorkerPool:
-    """``size`` worker processes; killed or dead ones are replaced while the server is up."""
+    """``config.workers`` worker processes; killed or dead ones are replaced while the server
+    is up."""
 
     def __init__(
         self, config: ChaosConfig, address: str, task_queue: str, faults: Counter[str]
@@ -247,7 +246,8 @@ async def inject_faults(
     loop = asyncio.get_running_loop()
 
     def next_time(every: float) -> float:
-        return loop.time() + rng.expovariate(1 / every) if every > 0 else float("inf")
+        # Jittered but bounded, so that a short run surely gets each kind of fault.
+        return loop.time() + every * rng.uniform(0.5, 1.5) if every > 0 else float("inf")
 
     next_kill, next_restart = next_time(config.kill_every), next_time(config.restart_every)
     while loop.time() < stop_at:
