@@ -390,6 +390,18 @@ def _digest(observed: Observed) -> tuple[object, ...]:
     )
 
 
+async def closed_badly(client: JobsClient, task_queue: str) -> dict[str, str]:
+    """Runs of the task queue that ended failed, terminated or timed out, with their reason."""
+    statuses = " OR ".join(f'ExecutionStatus="{s}"' for s in ("Failed", "Terminated", "TimedOut"))
+    found: dict[str, str] = {}
+    async for execution in client.temporal_client.list_workflows(
+        f'TaskQueue="{task_queue}" AND ({statuses})'
+    ):
+        status = execution.status.name if execution.status is not None else "?"
+        found[f"{execution.id} run {execution.run_id}"] = f"closed {status}"
+    return found
+
+
 @contextlib.asynccontextmanager
 async def _phase(phases: dict[str, float], name: str) -> AsyncIterator[None]:
     started = time.monotonic()
@@ -458,6 +470,7 @@ async def run_chaos(config: ChaosConfig) -> ChaosResult:
                 f'TaskQueue="{task_queue}" AND ExecutionStatus="ContinuedAsNew"'
             )
         ).count
+        broken = await closed_badly(client, task_queue)
     finally:
         pool.stop()
         await server.stop()
@@ -472,6 +485,8 @@ async def run_chaos(config: ChaosConfig) -> ChaosResult:
             else "caller.other"
         )
         faults[name] += n
+    # An injected fault must fail a task, never a run; a history limit hit terminates one.
+    settled.observed.unsettled.update(broken)
     report = check(
         calls,
         settled.observed,
