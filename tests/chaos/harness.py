@@ -415,14 +415,12 @@ async def run_chaos(config: ChaosConfig) -> ChaosResult:
     """One chaos run in ``config.directory``; see the module docstring."""
     config.directory.mkdir(parents=True, exist_ok=True)
     api = CallApi.detect(plain=config.plain_calls)
-    rng = random.Random(config.seed)
     faults: Counter[str] = Counter()
     phases: dict[str, float] = {}
     task_queue = f"chaos-{uuid.uuid4().hex[:8]}"
     server = Server(config)
     pool = WorkerPool(config, server.address, task_queue, faults)
-    log = config.log
-    log(f"chaos: {config.directory}, task queue {task_queue}, client API: {api.describe()}")
+    config.log(f"chaos: {config.directory}, task queue {task_queue}, client API: {api.describe()}")
     await server.start()
     try:
         async with _phase(phases, "setup"):
@@ -443,52 +441,23 @@ async def run_chaos(config: ChaosConfig) -> ChaosResult:
                 nonce=uuid.uuid4().hex[:8],
                 seed=config.seed,
             )
-            loop = asyncio.get_running_loop()
-            await producers.start_counters(give_up_at=loop.time() + 60)
-        calls = producers.traffic.calls
-        async with _phase(phases, "chaos"):
-            stop_at = loop.time() + config.seconds
-            give_up_at = stop_at + config.settle_seconds
-            with burners(config.burners):
-                traffic = asyncio.create_task(producers.run(stop_at=stop_at, give_up_at=give_up_at))
-                progress = asyncio.create_task(_progress(log, calls, faults, config.directory))
-                try:
-                    await inject_faults(config, server, pool, faults, stop_at=stop_at, rng=rng)
-                finally:
-                    pool.off_switch.touch()
-        try:
-            async with _phase(phases, "calls finishing"):
-                await traffic
-            async with _phase(phases, "settle"):
-                settled = await settle(
-                    client, calls, config.traffic, config.directory, deadline=give_up_at
-                )
-        finally:
-            progress.cancel()
+            await producers.start_counters(give_up_at=asyncio.get_running_loop().time() + 60)
+        settled = await _chaos_then_calm(config, server, pool, producers, faults, phases)
         continued = (
             await client.temporal_client.count_workflows(
                 f'TaskQueue="{task_queue}" AND ExecutionStatus="ContinuedAsNew"'
             )
         ).count
-        broken = await closed_badly(client, task_queue)
+        # An injected fault must fail a task, never a run; a history limit hit terminates one.
+        settled.observed.unsettled.update(await closed_badly(client, task_queue))
     finally:
         pool.stop()
         await server.stop()
     faults.update(read_fault_logs(sorted(config.directory.glob("faults-*.log"))))
     errors = producers.traffic.errors
-    for what, n in errors.retried.items():
-        name = (
-            "caller.timeout"
-            if "timeout" in what.lower()
-            else "caller.connection"
-            if what == "JobsConnectionError"
-            else "caller.other"
-        )
-        faults[name] += n
-    # An injected fault must fail a task, never a run; a history limit hit terminates one.
-    settled.observed.unsettled.update(broken)
+    faults.update(_caller_faults(errors.retried))
     report = check(
-        calls,
+        producers.traffic.calls,
         settled.observed,
         caller_errors=errors.retried,
         unexpected_errors=errors.unexpected,
@@ -499,9 +468,63 @@ async def run_chaos(config: ChaosConfig) -> ChaosResult:
         faults=faults,
         phases=phases,
         continued_as_new=continued,
-        final_state=settled.describe(give_up_at - stop_at),
+        final_state=settled.describe(config.settle_seconds),
         config=config,
     )
+
+
+async def _chaos_then_calm(
+    config: ChaosConfig,
+    server: Server,
+    pool: WorkerPool,
+    producers: Producers,
+    faults: Counter[str],
+    phases: dict[str, float],
+) -> Settled:
+    """Traffic under faults for ``config.seconds``; then the faults and new calls stop, the
+    calls in progress finish, and the instances settle (``config.settle_seconds`` for both)."""
+    loop = asyncio.get_running_loop()
+    calls = producers.traffic.calls
+    stop_at = loop.time() + config.seconds
+    give_up_at = stop_at + config.settle_seconds
+    traffic = asyncio.create_task(producers.run(stop_at=stop_at, give_up_at=give_up_at))
+    progress = asyncio.create_task(_progress(config.log, calls, faults, config.directory))
+    try:
+        async with _phase(phases, "chaos"):
+            with burners(config.burners):
+                try:
+                    await inject_faults(
+                        config,
+                        server,
+                        pool,
+                        faults,
+                        stop_at=stop_at,
+                        rng=random.Random(config.seed),
+                    )
+                finally:
+                    pool.off_switch.touch()
+        async with _phase(phases, "calls finishing"):
+            await traffic
+        async with _phase(phases, "settle"):
+            return await settle(
+                producers.client, calls, config.traffic, config.directory, deadline=give_up_at
+            )
+    finally:
+        progress.cancel()
+        traffic.cancel()
+
+
+def _caller_faults(retried: Counter[str]) -> Counter[str]:
+    """The retried caller errors as faults: timeouts, connection errors, the rest."""
+    counts: Counter[str] = Counter()
+    for what, n in retried.items():
+        if "timeout" in what.lower():
+            counts["caller.timeout"] += n
+        elif what == "JobsConnectionError":
+            counts["caller.connection"] += n
+        else:
+            counts["caller.other"] += n
+    return counts
 
 
 async def _progress(

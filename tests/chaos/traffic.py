@@ -66,7 +66,7 @@ class Producers:
         nonce: str,
         seed: int,
     ) -> None:
-        self._client = client
+        self.client = client
         self._plan = plan
         self._api = api
         self._policy = policy
@@ -108,7 +108,7 @@ class Producers:
 
     async def start_counters(self, *, give_up_at: float) -> None:
         """Start every Continuous instance (``start`` is idempotent by itself)."""
-        handle = self._client.continuous(counter)
+        handle = self.client.continuous(counter)
         rng = random.Random(self._seed)
         for n, user_id in enumerate(self._plan.user_ids()):
 
@@ -166,7 +166,7 @@ class Producers:
     def _debounce_call(
         self, user_id: str, producer: str, seq: int, *, nowait: bool, side: bool, created: set[str]
     ) -> tuple[str, Invoke]:
-        h = self._client.debounce(batcher)
+        h = self.client.debounce(batcher)
         item = Item(producer=producer, seq=seq)
         if side:
             if nowait:
@@ -179,7 +179,7 @@ class Producers:
     def _task_call(
         self, user_id: str, producer: str, seq: int, *, nowait: bool, side: bool, created: set[str]
     ) -> tuple[str, Invoke]:
-        h = self._client.task(ledger)
+        h = self.client.task(ledger)
         if side and user_id in created:
             if nowait:
                 return "trigger_nowait", lambda o: h.trigger_nowait(user_id, **o)
@@ -192,7 +192,7 @@ class Producers:
     def _continuous_call(
         self, user_id: str, producer: str, seq: int, *, nowait: bool, side: bool, created: set[str]
     ) -> tuple[str, Invoke]:
-        h = self._client.continuous(counter)
+        h = self.client.continuous(counter)
         if nowait:
             return "trigger_nowait", lambda o: h.trigger_nowait(user_id, **o)
         return "trigger", lambda o: _triggered(h.trigger(user_id, **o))
