@@ -117,3 +117,38 @@ def test_the_api_is_read_from_the_handles() -> None:
     assert CallApi.detect(plain=True).complete is False
     # Whatever the library offers today, each name is one of the harness's calls.
     assert api.keys <= {f"{k}.{o}" for k, ops in calls.CALLS.items() for o in ops}
+
+
+def test_the_api_is_used_once_the_handles_take_keys_and_timeouts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def waiting(
+        self: object, id: str, *, idempotency_key: str | None = None, timeout: Any = None
+    ) -> None: ...
+
+    async def nowait(self: object, id: str, *, idempotency_key: str | None = None) -> None: ...
+
+    async def start(self: object, *, id: str, input: Any, timeout: Any = None) -> None: ...
+
+    def handle(**methods: Any) -> type:
+        return type("Handle", (), methods)
+
+    monkeypatch.setattr(
+        calls,
+        "METHODS",
+        {
+            "debounce": handle(add=waiting, add_nowait=nowait, flush=waiting, flush_nowait=nowait),
+            "task": handle(
+                send=waiting, send_nowait=nowait, trigger=waiting, trigger_nowait=nowait
+            ),
+            "continuous": handle(start=start, trigger=waiting, trigger_nowait=nowait),
+        },
+    )
+    monkeypatch.setattr(calls, "CALL_TIMEOUT_ERROR", None)
+    assert not CallApi.detect().complete  # no CallTimeoutError yet
+    monkeypatch.setattr(calls, "CALL_TIMEOUT_ERROR", FakeCallTimeoutError)
+    api = CallApi.detect()
+    assert api.complete
+    assert "debounce.add_nowait" in api.keys and "debounce.add_nowait" not in api.timeouts
+    assert "continuous.start" in api.timeouts and "continuous.start" not in api.keys
+    assert not CallApi.detect(plain=True).complete
