@@ -66,7 +66,9 @@ async def main(args: argparse.Namespace) -> int:
                 activity_after=args.activity_faults,
             ),
             traffic=TrafficPlan(producers=args.producers, keys=args.keys),
-            policy=RetryPolicy(timeout=args.timeout),
+            policy=RetryPolicy(
+                timeout=args.timeout, max_timeout=max(args.timeout, RetryPolicy.max_timeout)
+            ),
             plain_calls=args.plain_calls,
             seed=seed,
             jobs=args.jobs,
