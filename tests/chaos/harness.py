@@ -111,7 +111,7 @@ class ChaosResult:
             f"  activity attempts failed {f['activity.before']} before and "
             f"{f['activity.after']} after the handler ran",
             f"  worker processes killed {f['worker.killed']}, exited by themselves "
-            f"{f['worker.exited']}{f' (exit status: count {exits})' if exits else ''}, "
+            f"{f['worker.exited']}{_exit_statuses(exits)}, "
             f"started {f['worker.started']}",
             f"  dev-server restarts {f['server.restarted']}",
             f"  caller timeouts {f['caller.timeout']}, connection errors "
@@ -123,6 +123,12 @@ class ChaosResult:
             self.report.lines()[-1],
         ]
         return "\n".join(lines)
+
+
+def _exit_statuses(exits: dict[str, int]) -> str:
+    if not exits:
+        return ""
+    return " (" + ", ".join(f"{n} with status {status}" for status, n in exits.items()) + ")"
 
 
 class WorkerPool:
