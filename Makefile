@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint unit integration bench clean
+.PHONY: run test lint unit integration bench chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ unit: $(STAMP)
 ## bench: the library against hand-written temporalio baselines (not part of test); bench/results.json
 bench: $(STAMP)
 	$(PY) -m bench
+
+## chaos: the fault-injection run of tests/chaos for CHAOS_MINUTES (default 10; not part of test)
+CHAOS_MINUTES ?= 10
+chaos: $(STAMP)
+	$(PY) -m tests.chaos --minutes $(CHAOS_MINUTES) $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

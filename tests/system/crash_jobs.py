@@ -39,6 +39,12 @@ def _log(job: str, line: str) -> int:
     return before
 
 
+def starts(directory: Path, job: str) -> list[str]:
+    """The lines ``job``'s handlers have logged in ``directory`` (the test's ``JOBS_TEST_DIR``)."""
+    path = directory / f"{job}.log"
+    return path.read_text().splitlines() if path.exists() else []
+
+
 async def _block_first_time(job: str, line: str) -> None:
     if _log(job, line) == 0:
         await asyncio.Event().wait()  # killed here

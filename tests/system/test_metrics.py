@@ -16,7 +16,7 @@ from durable_jobs.client import JobsClient
 from durable_jobs.context import ContinuousContext, DebounceExecuteContext
 from durable_jobs.worker import build_worker, prometheus_runtime
 from tests.integration.helpers import eventually
-from tests.system.test_server_restart import free_port
+from tests.system.processes import free_port
 
 
 class Count(BaseModel):

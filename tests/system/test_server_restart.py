@@ -5,43 +5,30 @@ had happened, each once, and the worker (a separate process) reconnects by itsel
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from temporalio.testing import WorkflowEnvironment
 
-from durable_jobs._servers import dev_server_path
 from durable_jobs.client import JobsClient
 from tests.integration.helpers import eventually
-from tests.system.crash_jobs import Counter, Hit, jobs
-from tests.system.test_worker_crash import start_worker, starts
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-async def start_server(database: Path, port: int) -> WorkflowEnvironment:
-    return await WorkflowEnvironment.start_local(
-        dev_server_existing_path=dev_server_path(),
-        dev_server_database_filename=str(database),
-        port=port,
-    )
+from tests.system.crash_jobs import Counter, Hit, jobs, starts
+from tests.system.processes import (
+    address_of,
+    free_port,
+    start_server,
+    start_worker,
+    stop_processes,
+)
 
 
 @pytest.fixture
 def workers() -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
     yield started
-    for process in started:
-        process.kill()
-        process.wait(timeout=10)
+    stop_processes(started, graceful=False)
 
 
 async def test_timers_fire_after_a_server_restart(
@@ -50,7 +37,7 @@ async def test_timers_fire_after_a_server_restart(
     database, port = tmp_path / "temporal.db", free_port()
     task_queue = f"restart-{uuid.uuid4().hex[:8]}"
     server = await start_server(database, port)
-    start_worker(server, task_queue, tmp_path, workers)
+    start_worker(address_of(server), task_queue, tmp_path, workers)
     client = JobsClient.from_client(server.client, jobs, task_queue=task_queue)
     await client.continuous("beat").start(id="b", input=Counter())
     await client.debounce("later").add(id="l", event=Hit(n=1))

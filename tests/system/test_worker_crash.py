@@ -9,10 +9,8 @@ lost, and the killed attempt is not counted as a failed attempt.
 from __future__ import annotations
 
 import itertools
-import os
 import signal
 import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -23,9 +21,8 @@ from temporalio.testing import WorkflowEnvironment
 from durable_jobs._servers import dev_server_path
 from durable_jobs.client import JobsClient
 from tests.integration.helpers import eventually
-from tests.system.crash_jobs import Counter, Hit, jobs
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.system.crash_jobs import Counter, Hit, jobs, starts
+from tests.system.processes import address_of, start_worker, stop_processes, worker_output
 
 
 @pytest.fixture
@@ -39,52 +36,10 @@ async def server(tmp_path: Path) -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture
-def workers(server: WorkflowEnvironment, tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+def workers(server: WorkflowEnvironment) -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
     yield started
-    for process in started:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-def start_worker(
-    server: WorkflowEnvironment,
-    task_queue: str,
-    tmp_path: Path,
-    started: list[subprocess.Popen[bytes]],
-) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "TEMPORAL_ADDRESS": server.client.service_client.config.target_host,
-        "JOBS_TEST_DIR": str(tmp_path),
-        "PYTHONPATH": str(ROOT),
-    }
-    log = (tmp_path / f"worker-{len(started)}.out").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "worker.py"),
-            "--jobs",
-            "tests.system.crash_jobs:jobs",
-            "--task-queue",
-            task_queue,
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=ROOT,
-    )
-    started.append(process)
-    return process
-
-
-def starts(tmp_path: Path, job: str) -> list[str]:
-    path = tmp_path / f"{job}.log"
-    return path.read_text().splitlines() if path.exists() else []
+    stop_processes(started, graceful=True)
 
 
 async def test_kill_9_mid_handler_then_a_new_worker_finishes_each_exactly_once(
@@ -92,7 +47,7 @@ async def test_kill_9_mid_handler_then_a_new_worker_finishes_each_exactly_once(
 ) -> None:
     task_queue = f"crash-{uuid.uuid4().hex[:8]}"
     client = JobsClient.from_client(server.client, jobs, task_queue=task_queue)
-    first = start_worker(server, task_queue, tmp_path, workers)
+    first = start_worker(address_of(server), task_queue, tmp_path, workers)
 
     await client.continuous("slowRun").start(id="c", input=Counter())
     for n in (1, 2):
@@ -108,7 +63,7 @@ async def test_kill_9_mid_handler_then_a_new_worker_finishes_each_exactly_once(
     # An event sent while no worker runs (a signal: Temporal keeps it) is not lost.
     await client.debounce("slowFlush").add_nowait(id="d", event=Hit(n=3))
 
-    second = start_worker(server, task_queue, tmp_path, workers)
+    second = start_worker(address_of(server), task_queue, tmp_path, workers)
     c = client.continuous("slowRun")
     status = await eventually(
         lambda: c.status("c"), lambda s: s.next_run_at is not None and s.run_count == 1, timeout=60
@@ -154,13 +109,13 @@ async def test_two_workers_share_instances_and_one_takes_over_when_the_other_die
 ) -> None:
     task_queue = f"pair-{uuid.uuid4().hex[:8]}"
     client = JobsClient.from_client(server.client, jobs, task_queue=task_queue)
-    one = start_worker(server, task_queue, tmp_path, workers)
-    two = start_worker(server, task_queue, tmp_path, workers)
+    one = start_worker(address_of(server), task_queue, tmp_path, workers)
+    two = start_worker(address_of(server), task_queue, tmp_path, workers)
 
     async def both_polling() -> bool:
         # Workflows stick to the worker that ran them first (sticky queues, eager activities),
         # so both must be polling before the instances start, or one may get them all.
-        return all("Ctrl-C to stop" in (tmp_path / f"worker-{n}.out").read_text() for n in (0, 1))
+        return all("Ctrl-C to stop" in worker_output(tmp_path, n) for n in (0, 1))
 
     assert await eventually(both_polling, bool, timeout=60), "workers never started polling"
     ids = [f"i{n}" for n in range(16)]
