@@ -11,9 +11,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-## run: the dev server (persisted under .temporal/), a worker with the examples, and a demo
+## run: the dev server (persisted under .temporal/), a worker with the examples, and a demo.
+## DEV_PORT=7300 when another server holds 7233 (the web UI and metrics ports move along).
+DEV_PORT ?= 7233
 run: $(STAMP)
-	$(PY) -m examples.demo
+	$(PY) -m examples.demo --port $(DEV_PORT)
 
 ## test: lint, type-check and the whole test suite
 test: lint $(STAMP)

@@ -15,7 +15,7 @@ import sys
 
 from durable_jobs.client import DEFAULT_TASK_QUEUE
 from durable_jobs.errors import JobsError
-from durable_jobs.worker import load_jobs, run_worker
+from durable_jobs.worker import DEV_SERVER_PORT, load_jobs, run_worker
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,6 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", default="examples:jobs", help="package.module:attribute")
     parser.add_argument("--task-queue", default=DEFAULT_TASK_QUEUE)
     parser.add_argument("--dev", action="store_true", help="start an embedded dev server")
+    parser.add_argument(
+        "--dev-port",
+        type=int,
+        default=DEV_SERVER_PORT,
+        help="the embedded dev server's gRPC port (its web UI takes this + 1000)",
+    )
     parser.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -31,7 +37,11 @@ def main(argv: list[str] | None = None) -> int:
         jobs = load_jobs(args.jobs)
         asyncio.run(
             run_worker(
-                jobs, task_queue=args.task_queue, dev=args.dev, metrics_port=args.metrics_port
+                jobs,
+                task_queue=args.task_queue,
+                dev=args.dev,
+                metrics_port=args.metrics_port,
+                dev_port=args.dev_port,
             )
         )
     except JobsError as err:

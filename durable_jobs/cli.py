@@ -3,20 +3,33 @@
     durable-jobs --jobs myapp.jobs:jobs status tokenRefresher user-1
     echo '{"type": "x", "contactId": "c1", "data": {}}' | durable-jobs add webhookBatcher c1
     durable-jobs --json list tokenRefresher
+    durable-jobs --key-file keys.txt codec-server --port 8081
 
 Connection settings come from Temporal's environment configuration, like the worker's
-(``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``, TLS, profiles), with
-``--address``/``--namespace``/``--profile`` to override them. A command that fails prints one
-line saying why and exits non-zero: 1 for a refusal or failure reported by the jobs library, 2
-for bad usage (unknown job or kind, unreadable JSON).
+(``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``, ``TEMPORAL_TLS_*``,
+profiles of ``TEMPORAL_CONFIG_FILE``), with ``--address``/``--namespace``/``--profile`` to
+override them. Encrypted jobs (:class:`~durable_jobs.codec.AesGcmCodec`) need the workers' keys:
+``--key-file PATH`` (``DURABLE_JOBS_KEY_FILE``), lines ``key_id=base64key`` or a JSON object,
+and ``--key-id`` (``DURABLE_JOBS_KEY_ID``) naming the key that encrypts when the file has
+several (see :mod:`durable_jobs.codec`); every command, ``worker`` and ``codec-server`` included,
+then encrypts and decrypts with them.
+
+A command that fails prints ``error: ...`` on stderr and exits non-zero: 1 for a refusal or
+failure reported by the jobs library, 2 for bad usage (unknown job or kind, unreadable JSON or
+key file, encrypted data and no keys). The message is one line; a refused input adds one
+indented line per problem (``  field: what is wrong (got value)``). With ``--json`` the failure
+is one JSON object on stderr instead, ``{"error": "...", "errors": [...]}``, where ``errors``
+is pydantic's full error list for a refused input (else empty); stdout carries only results.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 import tomllib
 from collections.abc import Awaitable, Callable
@@ -34,12 +47,14 @@ from durable_jobs._naming import JobKind, instance_id
 from durable_jobs._registry import DurableJobs
 from durable_jobs.client._search_attributes import register_in, registered_in
 from durable_jobs.client.jobs_client import DEFAULT_TASK_QUEUE, JobsClient
-from durable_jobs.errors import JobsError
+from durable_jobs.codec import ENCODING, AesGcmCodec
+from durable_jobs.codec_server import DEFAULT_PORT, DEFAULT_UI_ORIGIN
+from durable_jobs.errors import JobsError, JobValidationError
 from durable_jobs.protocol import JOB_STATUS, STATUS_MEMO
 from durable_jobs.protocol.continuous import ContinuousStatusName
 from durable_jobs.protocol.debounce import DebounceStatusName
 from durable_jobs.protocol.task import TaskStatusName
-from durable_jobs.worker import load_jobs, run_worker
+from durable_jobs.worker import DEV_SERVER_PORT, load_jobs, run_worker
 
 STATUSES: dict[JobKind, tuple[str, ...]] = {
     "continuous": get_args(ContinuousStatusName),
@@ -71,6 +86,12 @@ class _Settings:
     profile: str | None
     task_queue: str
     as_json: bool
+    key_file: Path | None = None
+    key_id: str | None = None
+
+
+_current: _Settings | None = None
+"""This run's settings, for :func:`_fail` (failures are reported as JSON with ``--json``)."""
 
 
 @app.callback()
@@ -89,15 +110,103 @@ def _options(
     namespace: Annotated[str | None, typer.Option(help="Temporal namespace.")] = None,
     profile: Annotated[str | None, typer.Option(help="Profile of Temporal's config file.")] = None,
     task_queue: Annotated[str, typer.Option(help="The workers' task queue.")] = DEFAULT_TASK_QUEUE,
-    as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print results as JSON; a failure as one JSON object on stderr."
+        ),
+    ] = False,
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="DURABLE_JOBS_KEY_FILE",
+            help="The workers' AesGcmCodec keys, to read and write encrypted jobs: one "
+            "key_id=base64key a line (base64 of 32 bytes; '#' comments), or a JSON object "
+            '{"key_id": "base64key"}. Add a key: echo "2026-12=$(openssl rand -base64 32)" '
+            ">> keys.txt",
+            show_default=False,
+        ),
+    ] = None,
+    key_id: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DURABLE_JOBS_KEY_ID",
+            help="The key of --key-file that encrypts (needed when it holds several; "
+            "the others still decrypt).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    ctx.obj = _Settings(jobs, address, namespace, profile, task_queue, as_json)
+    global _current
+    ctx.obj = _current = _Settings(
+        jobs, address, namespace, profile, task_queue, as_json, key_file=key_file, key_id=key_id
+    )
 
 
-def _fail(message: str, code: int) -> NoReturn:
-    """Print ``message`` as one line (pydantic's errors span several) and exit with ``code``."""
-    print("error: " + " ".join(message.split()), file=sys.stderr)
+def _fail(message: str, code: int, errors: list[dict[str, Any]] | None = None) -> NoReturn:
+    """Report a failure on stderr and exit with ``code``.
+
+    One line (with ``--json``, one JSON object); ``errors`` (pydantic's list of a refused
+    input) adds one short line per problem.
+    """
+    line = " ".join(message.split())
+    if _as_json():
+        print(json.dumps({"error": line, "errors": errors or []}, default=str), file=sys.stderr)
+    else:
+        print("\n".join(["error: " + line, *(_problem(e) for e in errors or [])]), file=sys.stderr)
     raise typer.Exit(code)
+
+
+def _as_json() -> bool:
+    return _current is not None and _current.as_json
+
+
+def _problem(error: dict[str, Any]) -> str:
+    """One of pydantic's errors as ``  field: what is wrong (got value)``."""
+    field = ""
+    for part in error.get("loc", ()):
+        field += f"[{part}]" if isinstance(part, int) else f".{part}" if field else str(part)
+    line = f"  {field or '(the whole value)'}: {error.get('msg', 'invalid')}"
+    if error.get("type") != "missing" and "input" in error:
+        shown = json.dumps(error["input"], default=str)
+        line += f" (got {shown if len(shown) <= 60 else shown[:57] + '...'})"
+    return line
+
+
+def _refused(err: JobsError) -> NoReturn:
+    """Fail with a library's refusal: a refused input shows its problems, not pydantic's text."""
+    if isinstance(err, JobValidationError) and err.errors:
+        # The message ends with pydantic's own rendering (several lines, with URLs); the
+        # problems are shown from the error list instead.
+        _fail(str(err).splitlines()[0], 1, err.errors)
+    _fail(str(err), 1)
+
+
+def _codec(settings: _Settings) -> AesGcmCodec | None:
+    """The codec of ``--key-file``/``--key-id``, or None when no keys were given."""
+    if settings.key_file is None:
+        if settings.key_id is not None:
+            _fail("--key-id needs --key-file (or DURABLE_JOBS_KEY_FILE) with the keys", 2)
+        return None
+    try:
+        return AesGcmCodec.from_key_file(settings.key_file, key_id=settings.key_id)
+    except JobsError as err:
+        _fail(str(err), 2)
+
+
+_UNKNOWN_ENCODING = "Unknown payload encoding"
+"""The start of the SDK's ``KeyError`` for a payload no converter reads (e.g. encrypted)."""
+
+
+def _undecodable(err: Exception, settings: _Settings) -> NoReturn:
+    """Fail for a payload that could not be decoded, saying which keys it needs."""
+    if settings.key_file is None and ENCODING.decode() in str(err):
+        _fail(
+            f"the data is encrypted ({ENCODING.decode()}); expected the workers' keys: pass "
+            "--key-file PATH (or set DURABLE_JOBS_KEY_FILE)",
+            2,
+        )
+    _fail(f"cannot decode the data: {type(err).__name__}: {err}", 1)
 
 
 def _registry(settings: _Settings) -> DurableJobs:
@@ -141,13 +250,16 @@ def _kind_of(jobs: DurableJobs, name: str) -> JobKind:
     return kind
 
 
-async def _connect(settings: _Settings, jobs: DurableJobs) -> JobsClient:
+async def _connect(
+    settings: _Settings, jobs: DurableJobs, codec: AesGcmCodec | None = None
+) -> JobsClient:
     return await JobsClient.connect(
         jobs,
         address=settings.address,
         namespace=settings.namespace,
         profile=settings.profile,
         task_queue=settings.task_queue,
+        codec=codec,
     )
 
 
@@ -170,15 +282,21 @@ def _run(
         command = ctx.command.name
         _fail(f"{command!r} is not a call of {kind} jobs ({job!r} is a {kind} job)", 2)
 
+    codec = _codec(settings)
+
     async def go() -> Any:
-        client = await _connect(settings, jobs)
+        client = await _connect(settings, jobs, codec)
         handle = getattr(client, kind)(job)
         return await call(handle)
 
     try:
         result = asyncio.run(go())
     except JobsError as err:
-        _fail(str(err), 1)
+        _refused(err)
+    except KeyError as err:
+        if _UNKNOWN_ENCODING not in str(err):
+            raise
+        _undecodable(err, settings)
     _print(result, settings.as_json)
 
 
@@ -282,9 +400,10 @@ def list_instances(
         if status not in STATUSES[kind]:
             _fail(f"--status {status!r}: a {kind} job's status is one of {STATUSES[kind]}", 2)
         query += f' AND {JOB_STATUS.name} = "{status}"'
+    codec = _codec(settings)
 
     async def go() -> list[dict[str, str]]:
-        client = await _connect(settings, jobs)
+        client = await _connect(settings, jobs, codec)
         if status is not None and not await registered_in(client.temporal_client):
             raise JobsError(
                 f"--status needs the search attributes JobKind, JobName and JobStatus in "
@@ -296,7 +415,14 @@ def list_instances(
             # Continue-as-new leaves one closed run per earlier run: show each instance once.
             if execution.id in found:
                 continue
-            summary = (await execution.memo()).get(STATUS_MEMO) or {}
+            try:
+                summary = (await execution.memo()).get(STATUS_MEMO) or {}
+            except KeyError as err:
+                if _UNKNOWN_ENCODING not in str(err):
+                    raise
+                _undecodable(err, settings)
+            except JobsError as err:  # the codec's: a key the file does not have
+                _undecodable(err, settings)
             workflow_status = execution.status.name if execution.status else ""
             found[execution.id] = {
                 "id": execution.id.removeprefix(prefix),
@@ -312,6 +438,9 @@ def list_instances(
         _fail(str(err), 1)
     if settings.as_json:
         print(json.dumps(rows))
+        return
+    if not rows:
+        print("no instances")
         return
     table = Table("id", "status", "workflow_status", "instance_id")
     for row in rows:
@@ -344,11 +473,14 @@ def search_attributes(ctx: typer.Context) -> None:
 def worker(
     ctx: typer.Context,
     dev: Annotated[bool, typer.Option(help="Start an embedded dev server first.")] = False,
+    dev_port: Annotated[
+        int, typer.Option(help="The embedded dev server's gRPC port (its web UI: this + 1000).")
+    ] = DEV_SERVER_PORT,
     metrics_port: Annotated[
         int | None, typer.Option(help="Serve Prometheus metrics on this port.")
     ] = None,
 ) -> None:
-    """Run a worker for the registry until Ctrl-C or SIGTERM."""
+    """Run a worker for the registry until Ctrl-C or SIGTERM (with --key-file: encrypted)."""
     settings: _Settings = ctx.obj
     # The worker reads Temporal's environment configuration; the options override it.
     for name, value in [
@@ -359,13 +491,107 @@ def worker(
         if value is not None:
             os.environ[name] = value
     jobs = _registry(settings)
+    codec = _codec(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         asyncio.run(
-            run_worker(jobs, task_queue=settings.task_queue, dev=dev, metrics_port=metrics_port)
+            run_worker(
+                jobs,
+                task_queue=settings.task_queue,
+                dev=dev,
+                metrics_port=metrics_port,
+                codec=codec,
+                dev_port=dev_port,
+            )
         )
     except JobsError as err:
         _fail(str(err), 1)
+
+
+@app.command("codec-server")
+def codec_server(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(help="The port to listen on.")] = DEFAULT_PORT,
+    host: Annotated[
+        str, typer.Option(help="The address to listen on; anyone who reaches it can decrypt.")
+    ] = "127.0.0.1",
+    allow_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A web UI origin whose pages may call the server (CORS, with credentials); "
+            f"repeat for several; '*' for any (without credentials). Default: {DEFAULT_UI_ORIGIN}",
+            show_default=False,
+        ),
+    ] = None,
+    allow_namespace: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Serve only requests whose X-Namespace is this namespace; repeat for several. "
+            "Default: any namespace.",
+            show_default=False,
+        ),
+    ] = None,
+    auth: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DURABLE_JOBS_CODEC_AUTH",
+            help="Require exactly this Authorization header (temporal --codec-auth VALUE).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Serve --key-file's keys to Temporal's web UI and CLI (codec server protocol).
+
+    Temporal's tools then show encrypted job state decrypted. Runs until Ctrl-C or SIGTERM.
+
+    Web UI: Settings -> Codec Server endpoint http://127.0.0.1:PORT, or for everyone:
+    temporal server start-dev --ui-codec-endpoint http://127.0.0.1:PORT
+
+    CLI: temporal workflow show -w WORKFLOW_ID --codec-endpoint http://127.0.0.1:PORT
+    (or TEMPORAL_CODEC_ENDPOINT)
+    """
+    from durable_jobs.codec_server import CodecServer
+
+    settings: _Settings = ctx.obj
+    codec = _codec(settings)
+    if codec is None:
+        _fail(
+            "codec-server needs the workers' keys; expected --key-file PATH (or "
+            "DURABLE_JOBS_KEY_FILE) before the command: durable-jobs --key-file keys.txt "
+            "codec-server",
+            2,
+        )
+    origins = allow_origin or [DEFAULT_UI_ORIGIN]
+    try:
+        server = CodecServer(
+            codec,
+            host=host,
+            port=port,
+            allowed_origins=origins,
+            namespaces=allow_namespace,
+            authorization=auth,
+        )
+    except OSError as err:
+        _fail(f"{err.strerror}; expected a free port (--port N)", 1)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    print(
+        f"codec server on {server.url}: keys {', '.join(codec.key_ids)}, {codec.key_id!r} "
+        f"encrypts; web UI origins {', '.join(origins)}"
+        + (f"; namespaces {', '.join(allow_namespace)}" if allow_namespace else "")
+        + "\n"
+        f"  web UI: Settings -> Codec Server endpoint {server.url}\n"
+        f"  CLI:    temporal workflow show -w WORKFLOW_ID --codec-endpoint {server.url}\n"
+        "Ctrl-C stops it.",
+        flush=True,
+    )
+    signal.signal(signal.SIGTERM, _interrupt)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    # SIGTERM stops the server the way Ctrl-C does.
+    raise KeyboardInterrupt
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib
 import logging
 import signal
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.converter import DataConverter, PayloadCodec
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Replayer, Worker
 
@@ -101,45 +103,62 @@ async def run_worker(
     dev: bool = False,
     then: Callable[[JobsClient], Coroutine[Any, Any, None]] | None = None,
     metrics_port: int | None = None,
+    codec: PayloadCodec | None = None,
+    dev_port: int = DEV_SERVER_PORT,
+    dev_other_ports: str = "--dev-port N (its web UI takes N + 1000)",
 ) -> None:
     """Run a worker until the process gets Ctrl-C or SIGTERM.
 
-    ``dev`` starts an embedded dev server first (persisted under ``.temporal/``, with its web UI
-    and the job search attributes). ``then``, if given, runs once the worker is polling (the demo
-    uses it) with a client for ``jobs``; the worker keeps running after it returns.
-    ``metrics_port`` serves Prometheus metrics (Temporal's worker metrics and the jobs' own).
+    ``dev`` starts an embedded dev server first on ``dev_port`` (persisted under ``.temporal/``,
+    with its web UI on ``dev_port + 1000`` and the job search attributes); its banner is printed
+    before anything else, and a port that is already taken (another dev server) is a
+    :class:`JobsError` naming it, with ``dev_other_ports`` as the way to choose others.
+    ``then``, if given, runs once the worker is polling (the demo uses it) with a client for
+    ``jobs``; the worker keeps running after it returns. ``metrics_port`` serves Prometheus
+    metrics (Temporal's worker metrics and the jobs' own). ``codec`` (e.g.
+    :class:`~durable_jobs.codec.AesGcmCodec`) encodes every payload, as in ``JobsClient.connect``.
     """
-    from temporalio.testing import WorkflowEnvironment
-
-    from durable_jobs._servers import dev_server_path, dev_server_search_attribute_args
+    from durable_jobs._servers import DevServer, check_ports_free
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    environment = None
+    server = None
+    ui_port = dev_port + (DEV_UI_PORT - DEV_SERVER_PORT)
+    if dev:
+        # All of them before anything starts: a taken one means another server is running.
+        ports = {"dev server's gRPC port": dev_port, "dev server's web UI port": ui_port}
+        if metrics_port is not None:
+            ports["worker's metrics port"] = metrics_port
+        check_ports_free(ports, dev_other_ports)
+    elif metrics_port is not None:
+        check_ports_free({"worker's metrics port": metrics_port}, "--metrics-port N")
     runtime = prometheus_runtime(metrics_port) if metrics_port is not None else None
     if dev:
         DEV_DATABASE.parent.mkdir(exist_ok=True)
-        environment = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=dev_server_path(),
-            dev_server_database_filename=str(DEV_DATABASE),
-            port=DEV_SERVER_PORT,
-            ui=True,
-            ui_port=DEV_UI_PORT,
-            runtime=runtime,
-            dev_server_extra_args=dev_server_search_attribute_args(),
+        server = await DevServer.start(
+            port=dev_port,
+            ui_port=ui_port,
+            database=str(DEV_DATABASE),
+            other_ports=dev_other_ports,
         )
-        temporal_client = environment.client
-        log.info(
-            "dev server on localhost:%s, web UI http://localhost:%s", DEV_SERVER_PORT, DEV_UI_PORT
-        )
-    else:
-        options: dict[str, Any] = {} if runtime is None else {"runtime": runtime}
-        temporal_client = (
-            await JobsClient.connect(jobs, task_queue=task_queue, **options)
-        ).temporal_client
     try:
+        if server is not None:
+            options: dict[str, Any] = {"namespace": "default"}
+            if runtime is not None:
+                options["runtime"] = runtime
+            if codec is not None:
+                options["data_converter"] = dataclasses.replace(
+                    DataConverter.default, payload_codec=codec
+                )
+            temporal_client = await Client.connect(server.target, **options)
+            log.info("dev server on localhost:%s, web UI http://localhost:%s", dev_port, ui_port)
+        else:
+            options = {} if runtime is None else {"runtime": runtime}
+            temporal_client = (
+                await JobsClient.connect(jobs, task_queue=task_queue, codec=codec, **options)
+            ).temporal_client
         async with build_worker(temporal_client, jobs, task_queue=task_queue):
             log.info("worker for %s on task queue %r; Ctrl-C to stop", sorted(jobs), task_queue)
             if then is not None:
@@ -150,8 +169,8 @@ async def run_worker(
             await stop.wait()
             log.info("stopping: finishing or handing back in-flight work")
     finally:
-        if environment is not None:
-            await environment.shutdown()
+        if server is not None:
+            await server.stop()
 
 
 def prometheus_runtime(port: int, host: str = "0.0.0.0") -> Runtime:

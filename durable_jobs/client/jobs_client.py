@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from temporalio.client import Client
 from temporalio.converter import DataConverter, PayloadCodec
 from temporalio.envconfig import ClientConfig
+from temporalio.service import TLSConfig
 
 from durable_jobs._registry import DurableJobs
 from durable_jobs.client._in_flight import InFlightLimit
@@ -19,7 +20,7 @@ from durable_jobs.client.debounce import DebounceHandle
 from durable_jobs.client.handle import JobHandle
 from durable_jobs.client.task import TaskHandle
 from durable_jobs.definitions import Continuous, Debounce, Task
-from durable_jobs.errors import JobsConnectionError
+from durable_jobs.errors import JobsConnectionError, JobsError
 
 H = TypeVar("H", bound=JobHandle[Any])
 S = TypeVar("S", bound=BaseModel)
@@ -70,15 +71,27 @@ class JobsClient:
         """Connect to Temporal and return a client for ``jobs``.
 
         Settings come from Temporal's environment configuration (``TEMPORAL_ADDRESS``,
-        ``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``, TLS, profiles); arguments override them;
-        the default address is ``localhost:7233``. ``codec`` (e.g. ``jobs.codec.AesGcmCodec``)
-        encodes every payload, so state and events are not readable in Temporal; a worker
-        built from this client's ``temporal_client`` uses it too. ``worker_patience`` is how
-        long a query waits for a worker: then ``status`` answers from the memo summary and
-        ``get_state`` raises :class:`WorkerUnavailableError`. Raises
-        :class:`JobsConnectionError`.
+        ``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``, ``TEMPORAL_TLS_*``, and profiles of
+        ``TEMPORAL_CONFIG_FILE`` chosen by ``profile`` or ``TEMPORAL_PROFILE``); arguments override
+        them; the default address is ``localhost:7233``. ``codec`` (e.g.
+        ``durable_jobs.codec.AesGcmCodec``) encodes every payload, so state and events are not
+        readable in Temporal; a worker built from this client's ``temporal_client`` uses it too.
+        ``worker_patience`` is how long a query waits for a worker: then ``status`` answers from
+        the memo summary and ``get_state`` raises :class:`WorkerUnavailableError`.
+
+        Raises :class:`JobsConnectionError` when the server cannot be reached, saying what to
+        change for the TLS failures a real cluster shows (a server certificate from an
+        untrusted CA or for another name, a server that wants a client certificate, TLS on one
+        side only), and :class:`JobsError` when the configuration cannot be loaded.
         """
-        config: dict[str, Any] = dict(ClientConfig.load_client_connect_config(profile=profile))
+        try:
+            loaded = ClientConfig.load_client_connect_config(profile=profile)
+        except (OSError, RuntimeError) as err:
+            raise JobsError(
+                f"cannot load Temporal's environment configuration (TEMPORAL_CONFIG_FILE, "
+                f"TEMPORAL_PROFILE, TEMPORAL_TLS_*): {' '.join(str(err).split())}"
+            ) from err
+        config: dict[str, Any] = dict(loaded)
         config.setdefault("target_host", DEFAULT_ADDRESS)
         if address is not None:
             config["target_host"] = address
@@ -92,7 +105,72 @@ class JobsClient:
         try:
             temporal_client = await Client.connect(**config)
         except RuntimeError as err:
-            raise JobsConnectionError(config["target_host"], str(err)) from err
+            reason = str(err)
+            tls = config.get("tls")
+            with_client_cert = isinstance(tls, TLSConfig) and tls.client_cert is not None
+            # What rustls and hyper report (the SDK's message is their debug text), and what to
+            # change. A server that refuses the client's certificate (TLS 1.3 checks it after
+            # the client thinks the handshake is done) shows as any of these, by timing.
+            refused_client = (
+                "UnexpectedEof",
+                "CertificateRequired",
+                "BadCertificate",
+                "BrokenPipe",
+                "ConnectionReset",
+                "connection closed",
+            )
+            hints: list[tuple[tuple[str, ...], str]] = [
+                (
+                    ("UnknownIssuer",),
+                    "the server's TLS certificate is not signed by a CA this client trusts; "
+                    "expected the CA that signed it as the server CA certificate "
+                    "(TEMPORAL_TLS_SERVER_CA_CERT_PATH, or tls.server_ca_cert_path in the profile)",
+                ),
+                (
+                    ("NotValidForName",),
+                    "the server's TLS certificate is not for the name this client checks; "
+                    "expected the certificate's name as the server name "
+                    "(TEMPORAL_TLS_SERVER_NAME, or tls.server_name in the profile)",
+                ),
+                (("Expired",), "the server's TLS certificate has expired"),
+                (
+                    ("InvalidContentType",),
+                    "the server does not speak TLS there; expected TLS off for it "
+                    "(TEMPORAL_TLS=false) or the address of its TLS port",
+                ),
+            ]
+            if tls and not with_client_cert:
+                hints.append(
+                    (
+                        refused_client,
+                        "the server closed the TLS connection unanswered, as one that requires "
+                        "a client certificate (mTLS) does; expected a client certificate and key "
+                        "(TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH, or "
+                        "tls.client_cert_path and tls.client_key_path in the profile)",
+                    )
+                )
+            elif tls:
+                hints.append(
+                    (
+                        refused_client,
+                        "the server closed the TLS connection unanswered: it does not accept "
+                        "this client certificate; expected one signed by a CA the server trusts",
+                    )
+                )
+            else:
+                hints.append(
+                    (
+                        ("BrokenPipe",),
+                        "the server closed the connection unanswered, as a TLS server does to "
+                        "plain text; expected TLS on for it (TEMPORAL_TLS=true, or a tls section "
+                        "in the profile)",
+                    )
+                )
+            for markers, hint in hints:
+                if any(marker in reason for marker in markers):
+                    reason = f"{hint} (the SDK said: {reason})"
+                    break
+            raise JobsConnectionError(config["target_host"], reason) from err
         return cls(temporal_client, jobs, task_queue, worker_patience)
 
     @classmethod
