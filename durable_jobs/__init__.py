@@ -65,6 +65,7 @@ from durable_jobs.errors import (
     JobsConnectionError,
     JobsError,
     JobValidationError,
+    UnreadablePayloadError,
     WorkerUnavailableError,
 )
 from durable_jobs.plugin import DurableJobsPlugin
@@ -124,6 +125,7 @@ __all__ = [
     "TaskStatus",
     "TerminateResult",
     "TriggerResult",
+    "UnreadablePayloadError",
     "WorkerUnavailableError",
     "cron",
     "every",

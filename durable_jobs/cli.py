@@ -35,7 +35,7 @@ import tomllib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, get_args
+from typing import Annotated, Any, NoReturn
 
 import typer
 from pydantic import BaseModel
@@ -43,25 +43,16 @@ from rich.console import Console
 from rich.table import Table
 from temporalio.service import RPCError
 
-from durable_jobs._naming import JobKind, instance_id
+from durable_jobs._naming import JobKind
 from durable_jobs._registry import DurableJobs
-from durable_jobs.client._search_attributes import register_in, registered_in
+from durable_jobs.client import ContinuousHandle, DebounceHandle, TaskHandle
+from durable_jobs.client._search_attributes import register_in
 from durable_jobs.client.jobs_client import DEFAULT_TASK_QUEUE, JobsClient
 from durable_jobs.codec import ENCODING, AesGcmCodec
 from durable_jobs.codec_server import DEFAULT_PORT, DEFAULT_UI_ORIGIN
-from durable_jobs.errors import JobsError, JobValidationError
-from durable_jobs.protocol import JOB_STATUS, STATUS_MEMO
-from durable_jobs.protocol.continuous import ContinuousStatusName
-from durable_jobs.protocol.debounce import DebounceStatusName
-from durable_jobs.protocol.task import TaskStatusName
+from durable_jobs.errors import JobsError, JobValidationError, UnreadablePayloadError
+from durable_jobs.schedules import cron, every
 from durable_jobs.worker import DEV_SERVER_PORT, load_jobs, run_worker
-
-STATUSES: dict[JobKind, tuple[str, ...]] = {
-    "continuous": get_args(ContinuousStatusName),
-    "debounce": get_args(DebounceStatusName),
-    "task": get_args(TaskStatusName),
-}
-"""The statuses a running instance of each kind can have (``JobStatus``)."""
 
 app = typer.Typer(
     name="durable-jobs",
@@ -194,10 +185,6 @@ def _codec(settings: _Settings) -> AesGcmCodec | None:
         _fail(str(err), 2)
 
 
-_UNKNOWN_ENCODING = "Unknown payload encoding"
-"""The start of the SDK's ``KeyError`` for a payload no converter reads (e.g. encrypted)."""
-
-
 def _undecodable(err: Exception, settings: _Settings) -> NoReturn:
     """Fail for a payload that could not be decoded, saying which keys it needs."""
     if settings.key_file is None and ENCODING.decode() in str(err):
@@ -272,9 +259,14 @@ def _read_json(value: str | None, what: str) -> Any:
 
 
 def _run(
-    ctx: typer.Context, job: str, kinds: set[str], call: Callable[[Any], Awaitable[Any]]
+    ctx: typer.Context,
+    job: str,
+    kinds: set[str],
+    call: Callable[[Any], Awaitable[Any]],
+    *,
+    show: Callable[[Any, bool], None] | None = None,
 ) -> None:
-    """Connect, call ``call(handle)`` on the job's handle, print its result."""
+    """Connect, call ``call(handle)`` on the job's handle, print its result (with ``show``)."""
     settings: _Settings = ctx.obj
     jobs = _registry(settings)
     kind = _kind_of(jobs, job)
@@ -291,13 +283,11 @@ def _run(
 
     try:
         result = asyncio.run(go())
+    except UnreadablePayloadError as err:
+        _undecodable(err, settings)
     except JobsError as err:
         _refused(err)
-    except KeyError as err:
-        if _UNKNOWN_ENCODING not in str(err):
-            raise
-        _undecodable(err, settings)
-    _print(result, settings.as_json)
+    (show or _print)(result, settings.as_json)
 
 
 def _print(result: Any, as_json: bool) -> None:
@@ -369,82 +359,148 @@ def clear(ctx: typer.Context, job: JobArg, id: IdArg) -> None:
 def terminate(
     ctx: typer.Context,
     job: JobArg,
-    id: IdArg,
+    id: Annotated[
+        str | None, typer.Argument(help="The instance's user id (not with --all).")
+    ] = None,
+    all_instances: Annotated[
+        bool, typer.Option("--all", help="Every running instance of the job (a batch operation).")
+    ] = False,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            help="With --all: only instances with this status (needs the job search attributes)."
+        ),
+    ] = None,
     reason: Annotated[str | None, typer.Option(help="Recorded with the termination.")] = None,
 ) -> None:
-    """Stop the instance at once and delete it."""
-    _run(ctx, job, {"continuous", "debounce", "task"}, lambda h: h.terminate(id, reason=reason))
+    """Stop the instance at once and delete it; with --all, every instance (or --status S)."""
+    if all_instances == (id is not None):
+        _fail("terminate needs an instance id or --all (not both)", 2)
+    if status is not None and not all_instances:
+        _fail("--status goes with --all", 2)
+    _check_status(ctx, job, status)
+    kinds = {"continuous", "debounce", "task"}
+    if id is not None:
+        _run(ctx, job, kinds, lambda h: h.terminate(id, reason=reason))
+        return
+
+    async def everything(h: Any) -> dict[str, Any]:
+        return {"terminated": await h.terminate_all(status, reason=reason)}
+
+    _run(ctx, job, kinds, everything)
+
+
+@app.command()
+def pause(
+    ctx: typer.Context,
+    job: JobArg,
+    id: IdArg,
+    reason: Annotated[str | None, typer.Option(help="Shown with the paused status.")] = None,
+) -> None:
+    """Stop a Continuous instance's schedule until 'resume' (a 'trigger' still runs once)."""
+    _run(ctx, job, {"continuous"}, lambda h: h.pause(id, reason=reason))
+
+
+@app.command()
+def resume(ctx: typer.Context, job: JobArg, id: IdArg) -> None:
+    """Schedule a paused or stopped Continuous instance's next run from now."""
+    _run(ctx, job, {"continuous"}, lambda h: h.resume(id))
+
+
+@app.command()
+def reschedule(
+    ctx: typer.Context,
+    job: JobArg,
+    id: IdArg,
+    every_: Annotated[
+        str | None, typer.Option("--every", help='A fixed delay, like "30 minutes".')
+    ] = None,
+    cron_: Annotated[
+        str | None, typer.Option("--cron", help='A cron expression, like "0 9 * * *".')
+    ] = None,
+    tz: Annotated[str, typer.Option(help="The IANA time zone of --cron.")] = "UTC",
+    jitter: Annotated[
+        str | None, typer.Option(help='Delay each run by a random time up to this, like "1m".')
+    ] = None,
+) -> None:
+    """Run a Continuous instance on a new schedule from now on, keeping its state."""
+    if (every_ is None) == (cron_ is None):
+        _fail("reschedule needs --every or --cron (one of them)", 2)
+    try:
+        schedule = (
+            every(every_, jitter=jitter)
+            if every_ is not None
+            else cron(cron_ or "", tz, jitter=jitter)
+        )
+    except JobsError as err:
+        _fail(str(err), 2)
+    _run(ctx, job, {"continuous"}, lambda h: h.reschedule(id, schedule))
 
 
 @app.command("list")
 def list_instances(
     ctx: typer.Context,
     job: JobArg,
-    running: Annotated[
-        bool, typer.Option("--running/--all", help="Only instances whose workflow runs.")
-    ] = True,
     status: Annotated[
         str | None,
         typer.Option(help="Only instances with this status (needs the job search attributes)."),
     ] = None,
 ) -> None:
-    """The job's instances and their status, through Temporal visibility."""
-    settings: _Settings = ctx.obj
-    jobs = _registry(settings)
-    kind = _kind_of(jobs, job)
-    prefix = instance_id(kind, job, "")
-    query = f'WorkflowId STARTS_WITH "{prefix}"'
-    if running or status is not None:
-        query += ' AND ExecutionStatus = "Running"'
-    if status is not None:
-        if status not in STATUSES[kind]:
-            _fail(f"--status {status!r}: a {kind} job's status is one of {STATUSES[kind]}", 2)
-        query += f' AND {JOB_STATUS.name} = "{status}"'
-    codec = _codec(settings)
+    """The job's running instances and their status, through Temporal visibility."""
+    _check_status(ctx, job, status)
 
-    async def go() -> list[dict[str, str]]:
-        client = await _connect(settings, jobs, codec)
-        if status is not None and not await registered_in(client.temporal_client):
-            raise JobsError(
-                f"--status needs the search attributes JobKind, JobName and JobStatus in "
-                f"namespace {client.temporal_client.namespace!r}; add them with "
-                "'durable-jobs search-attributes'"
-            )
-        found: dict[str, dict[str, str]] = {}
-        async for execution in client.temporal_client.list_workflows(query):
-            # Continue-as-new leaves one closed run per earlier run: show each instance once.
-            if execution.id in found:
-                continue
-            try:
-                summary = (await execution.memo()).get(STATUS_MEMO) or {}
-            except KeyError as err:
-                if _UNKNOWN_ENCODING not in str(err):
-                    raise
-                _undecodable(err, settings)
-            except JobsError as err:  # the codec's: a key the file does not have
-                _undecodable(err, settings)
-            workflow_status = execution.status.name if execution.status else ""
-            found[execution.id] = {
-                "id": execution.id.removeprefix(prefix),
-                "instance_id": execution.id,
-                "status": summary.get("status", "") if workflow_status == "RUNNING" else "",
-                "workflow_status": workflow_status,
-            }
-        return sorted(found.values(), key=lambda row: row["id"])
+    async def rows(h: Any) -> list[dict[str, str]]:
+        found = [summary.model_dump(mode="json") async for summary in h.list(status)]
+        return sorted(found, key=lambda row: row["id"])
 
-    try:
-        rows = asyncio.run(go())
-    except JobsError as err:
-        _fail(str(err), 1)
-    if settings.as_json:
+    _run(ctx, job, {"continuous", "debounce", "task"}, rows, show=_print_rows)
+
+
+@app.command()
+def count(
+    ctx: typer.Context,
+    job: JobArg,
+    status: Annotated[
+        str | None,
+        typer.Option(help="Only instances with this status (needs the job search attributes)."),
+    ] = None,
+) -> None:
+    """How many running instances the job has."""
+    _check_status(ctx, job, status)
+
+    async def counted(h: Any) -> dict[str, Any]:
+        return {"count": await h.count(status)}
+
+    _run(ctx, job, {"continuous", "debounce", "task"}, counted)
+
+
+def _check_status(ctx: typer.Context, job: str, status: str | None) -> None:
+    """A ``--status`` the job's kind cannot have is bad usage (exit 2), found before connecting."""
+    if status is None:
+        return
+    kind = _kind_of(_registry(ctx.obj), job)
+    statuses = _HANDLES[kind].statuses
+    if status not in statuses:
+        _fail(f"--status {status!r}: a {kind} job's status is one of {statuses}", 2)
+
+
+_HANDLES: dict[JobKind, type[Any]] = {
+    "continuous": ContinuousHandle,
+    "debounce": DebounceHandle,
+    "task": TaskHandle,
+}
+
+
+def _print_rows(rows: list[dict[str, str]], as_json: bool) -> None:
+    if as_json:
         print(json.dumps(rows))
         return
     if not rows:
         print("no instances")
         return
-    table = Table("id", "status", "workflow_status", "instance_id")
+    table = Table("id", "status", "instance_id")
     for row in rows:
-        table.add_row(row["id"], row["status"], row["workflow_status"], row["instance_id"])
+        table.add_row(row["id"], row["status"], row["instance_id"])
     _out.print(table)
 
 

@@ -78,3 +78,8 @@ class CallTimeoutError(JobsError):
 class CallRefusedError(JobsError):
     """The instance refused the call and applied nothing: it would take the instance over its
     payload budget, or its ``idempotency_key`` was used for another kind of call."""
+
+
+class UnreadablePayloadError(JobsError):
+    """A payload this client cannot decode: it was encoded with a codec (encryption) that the
+    client was not given (``JobsClient.connect(codec=...)``), or with another key."""

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any, cast
 
 from durable_jobs._models import from_data, json_size, type_name
+from durable_jobs._state import StoredStateError, load_state
 from durable_jobs.activities.user_code import HandlerResult, call_handler, failure
 from durable_jobs.context import (
     ContinuousContext,
@@ -60,6 +61,25 @@ def stored(type_: Any, data: Any) -> Any:
         return from_data(type_, data)
     except Exception as exc:
         raise StoredDataError(exc, f"stored data does not fit {type_name(type_)}") from exc
+
+
+def stored_state(runner: _Runner) -> Any:
+    """The instance's state as the job's current model, migrated first if it is older.
+
+    Migrated state is kept even if every step then fails: the migration is not a step's change,
+    and it runs once per instance.
+    """
+    call, definition = runner.call, runner.definition
+    try:
+        state = load_state(definition, call.state, call.state_version)
+    except StoredStateError as err:
+        raise StoredDataError(err, "cannot read the instance's state") from err
+    if call.state is not None and call.state_version < definition.state_version:
+        committed = _commit(definition.state, state)
+        if isinstance(committed, HandlerError):
+            raise StoredDataError(ValueError(committed.message), "the migrated state")
+        runner.keep(committed)
+    return state
 
 
 @dataclass
@@ -113,7 +133,11 @@ class _Runner:
         if not self.state_changed:
             return HandlerOutcome(steps=steps)
         return HandlerOutcome(
-            steps=steps, state=self.state_data, state_bytes=self.state_bytes, state_changed=True
+            steps=steps,
+            state=self.state_data,
+            state_bytes=self.state_bytes,
+            state_changed=True,
+            state_version=self.definition.state_version,
         )
 
 
@@ -136,7 +160,7 @@ def _elapsed_ms(started: float) -> int:
 
 async def _continuous(runner: _Runner, definition: Continuous[Any]) -> HandlerOutcome:
     call = runner.call
-    state = stored(definition.state, call.state)
+    state = stored_state(runner)
     outcomes: list[StepOutcome] = []
     for step in call.steps:
         started = time.monotonic()
@@ -175,7 +199,7 @@ async def _debounce(runner: _Runner, definition: Debounce[Any, Any]) -> HandlerO
         instance_id=call.instance_id,
         id=call.user_id,
         attempt=call.steps[0].attempt,
-        state=stored(definition.state, call.state),
+        state=stored_state(runner),
         event_count=batch.event_count,
         started_at=batch.started_at,
         flush_reason=cast(FlushReason, batch.flush_reason),
@@ -204,7 +228,7 @@ class _TaskPoint:
 async def _task(runner: _Runner, definition: Task[Any, Any]) -> HandlerOutcome:
     call = runner.call
     point = _TaskPoint(
-        state=None if call.state is None else stored(definition.state, call.state),
+        state=stored_state(runner),
         scheduled_at=call.scheduled_at,
         event_count=call.event_count,
         execute_count=call.execute_count,

@@ -21,6 +21,7 @@ from durable_jobs.errors import (
     ExecutionError,
     JobNotFoundError,
     JobsConnectionError,
+    UnreadablePayloadError,
 )
 from durable_jobs.protocol import (
     CONTINUING_AS_NEW_ERROR_TYPE,
@@ -29,6 +30,9 @@ from durable_jobs.protocol import (
     NOT_REGISTERED_ERROR_TYPE,
     REFUSED_ERROR_TYPE,
 )
+
+UNKNOWN_ENCODING = "Unknown payload encoding"
+"""The start of the SDK's ``KeyError`` for a payload no converter reads (e.g. encrypted)."""
 
 _OURS = (
     EXECUTION_ERROR_TYPE,
@@ -99,6 +103,12 @@ def translate(err: BaseException, *, address: str) -> BaseException:
             return CallRefusedError(cause.message)
     if isinstance(err, RPCError) and err.status == RPCStatusCode.UNAVAILABLE:
         return JobsConnectionError(address, err.message)
+    if isinstance(err, KeyError) and UNKNOWN_ENCODING in str(err):
+        return UnreadablePayloadError(
+            f"cannot read a payload: {err.args[0] if err.args else err}; it was encoded with a "
+            "codec this client does not have (give JobsClient.connect the same codec=... as "
+            "the workers)"
+        )
     if isinstance(err, WorkflowUpdateRPCTimeoutOrCancelledError):
         return CallTimeoutError(
             f"Temporal gave up waiting for the call's answer ({err}); it may still be applied, "

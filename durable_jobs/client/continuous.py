@@ -4,11 +4,10 @@ terminate (SPEC §5.1, §10.4)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, get_args
 
 from pydantic import BaseModel
 
-from durable_jobs._models import from_data
 from durable_jobs.client.handle import JobHandle
 from durable_jobs.client.results import (
     ContinuousStatus,
@@ -23,10 +22,11 @@ from durable_jobs.client.results import (
 from durable_jobs.definitions import Continuous, milliseconds
 from durable_jobs.durations import Duration
 from durable_jobs.errors import JobValidationError
-from durable_jobs.protocol import CallRequest
+from durable_jobs.protocol import CallRequest, StateView
 from durable_jobs.protocol.continuous import (
     ContinuousInput,
     ContinuousSpec,
+    ContinuousStatusName,
     ContinuousStatusView,
     PauseRequest,
     RescheduleRequest,
@@ -47,6 +47,7 @@ class ContinuousHandle(JobHandle[Continuous[S]], Generic[S]):
 
     kind = "continuous"
     initial_status = "running"
+    statuses = get_args(ContinuousStatusName)
 
     def _spec(self) -> ContinuousSpec:
         definition = self._definition
@@ -175,7 +176,7 @@ class ContinuousHandle(JobHandle[Continuous[S]], Generic[S]):
 
     async def get_state(self, id: str) -> StateResult[S]:
         """The typed state, or ``state=None`` when the instance does not exist."""
-        data = await self._query_open(self.instance_id(id), "state", Any)
-        if data is None:
+        view = await self._query_open(self.instance_id(id), "state", StateView)
+        if view is None:
             return StateResult(state=None)
-        return StateResult(state=from_data(self._definition.state, data))
+        return StateResult(state=self._load_state(id, view.state, view.state_version))

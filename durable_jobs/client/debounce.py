@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, get_args
 
-from durable_jobs._models import from_data
 from durable_jobs.client.handle import JobHandle
 from durable_jobs.client.results import (
     AddResult,
@@ -17,13 +16,14 @@ from durable_jobs.client.results import (
 )
 from durable_jobs.definitions import Debounce, milliseconds
 from durable_jobs.durations import Duration
-from durable_jobs.protocol import CallRequest
+from durable_jobs.protocol import CallRequest, StateView
 from durable_jobs.protocol.debounce import (
     AddReply,
     AddRequest,
     ClearReply,
     DebounceInput,
     DebounceSpec,
+    DebounceStatusName,
     DebounceStatusView,
     FlushReply,
 )
@@ -39,6 +39,7 @@ class DebounceHandle(JobHandle[Debounce[E, S]], Generic[E, S]):
 
     kind = "debounce"
     initial_status = "debouncing"
+    statuses = get_args(DebounceStatusName)
 
     def _spec(self) -> DebounceSpec:
         definition = self._definition
@@ -173,7 +174,7 @@ class DebounceHandle(JobHandle[Debounce[E, S]], Generic[E, S]):
 
     async def get_state(self, id: str) -> StateResult[S]:
         """The folded state of the pending batch, or ``None`` when the instance does not exist."""
-        data = await self._query_open(self.instance_id(id), "state", Any)
-        if data is None:
+        view = await self._query_open(self.instance_id(id), "state", StateView)
+        if view is None:
             return StateResult(state=None)
-        return StateResult(state=from_data(self._definition.state, data))
+        return StateResult(state=self._load_state(id, view.state, view.state_version))

@@ -12,18 +12,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
+from temporalio.api.batch.v1 import BatchOperationTermination
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.enums.v1 import EventType, TaskQueueType
+from temporalio.api.enums.v1 import BatchOperationState, EventType, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (
     DeleteWorkflowExecutionRequest,
+    DescribeBatchOperationRequest,
     DescribeTaskQueueRequest,
     GetWorkflowExecutionHistoryReverseRequest,
+    StartBatchOperationRequest,
 )
 from temporalio.client import (
     Client,
@@ -42,18 +45,26 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from durable_jobs._models import json_size, to_data, type_name
 from durable_jobs._naming import JobKind, check_user_id, instance_id
+from durable_jobs._state import StoredStateError, load_state
 from durable_jobs.client._in_flight import InFlightLimit
 from durable_jobs.client._search_attributes import JobSearchAttributes
 from durable_jobs.client._temporal_errors import is_gone, translate
-from durable_jobs.client.results import ProblemInfo, StatusResult, TerminateResult
+from durable_jobs.client.results import (
+    InstanceSummary,
+    ProblemInfo,
+    StatusResult,
+    TerminateResult,
+)
 from durable_jobs.durations import Duration, parse_duration
 from durable_jobs.errors import (
     CallTimeoutError,
+    JobsError,
     JobValidationError,
     WorkerUnavailableError,
 )
 from durable_jobs.events import emit
 from durable_jobs.protocol import (
+    JOB_STATUS,
     MAX_EVENT_BYTES,
     MAX_IDEMPOTENCY_KEY_LENGTH,
     MAX_STATE_BYTES,
@@ -84,6 +95,8 @@ class JobHandle(Generic[D]):
     kind: JobKind
     initial_status: str
     """The status a new instance starts with, for the ``JobStatus`` search attribute."""
+    statuses: tuple[str, ...]
+    """The statuses a running instance of this kind can have."""
 
     def __init__(
         self,
@@ -229,6 +242,13 @@ class JobHandle(Generic[D]):
 
     # --- queries and status -------------------------------------------------------------
 
+    def _load_state(self, id: str, data: Any, version: int) -> Any:
+        """Stored state as the job's current model (older versions go through ``migrate``)."""
+        try:
+            return load_state(self._definition, data, version)
+        except StoredStateError as err:
+            raise JobsError(f"{self._where(id)}: {err}") from err
+
     def _handle(self, workflow_id: str) -> WorkflowHandle[Any, Any]:
         return self._client.get_workflow_handle(workflow_id)
 
@@ -303,14 +323,17 @@ class JobHandle(Generic[D]):
             description = await described
             if description is None or description.status != WorkflowExecutionStatus.RUNNING:
                 return None
-            memo_view: T | None = await description.memo_value(
-                STATUS_MEMO, None, type_hint=view_type
-            )
+            try:
+                memo_view: T | None = await description.memo_value(
+                    STATUS_MEMO, None, type_hint=view_type
+                )
+                as_of: datetime | None = await description.memo_value(
+                    STATUS_AS_OF_MEMO, None, type_hint=datetime
+                )
+            except KeyError as err:
+                raise translate(err, address=self._address) from err
             if memo_view is None:
-                raise no_worker  # its first workflow task never ran
-            as_of: datetime | None = await description.memo_value(
-                STATUS_AS_OF_MEMO, None, type_hint=datetime
-            )
+                raise no_worker
             return memo_view, as_of
         return None if view is None else (view, None)
 
@@ -528,6 +551,132 @@ class JobHandle(Generic[D]):
                 return True  # that run is already gone: look again
             raise
         return True
+
+    # --- many instances at once (visibility and batch operations) -------------------------
+
+    async def visibility_query(self, status: str | None = None) -> str:
+        """The visibility query of this job's running instances (with ``status``, only those).
+
+        A status needs the job search attributes in the namespace (``durable-jobs
+        search-attributes``); without them this raises :class:`JobsError` saying so.
+        """
+        prefix = instance_id(self.kind, self._name, "")
+        query = f'WorkflowId STARTS_WITH "{prefix}" AND ExecutionStatus = "Running"'
+        if status is None:
+            return query
+        if status not in self.statuses:
+            raise JobValidationError(
+                f"{self.kind} job {self._name!r}: status {status!r}; expected one of "
+                f"{self.statuses}"
+            )
+        if not await self._search_attributes.registered():
+            raise JobsError(
+                f"listing {self.kind} job {self._name!r} by status needs the search attributes "
+                f"JobKind, JobName and JobStatus in namespace {self._client.namespace!r}; add "
+                "them with 'durable-jobs search-attributes'"
+            )
+        return f'{query} AND {JOB_STATUS.name} = "{status}"'
+
+    async def list(self, status: str | None = None) -> AsyncIterator[InstanceSummary]:
+        """This job's running instances (each once), with the status of their memo summary.
+
+        Through Temporal visibility: the dev server or a cluster (the time-skipping test server
+        cannot list), eventually consistent (a new instance shows within about a second).
+        """
+        query = await self.visibility_query(status)
+        prefix = instance_id(self.kind, self._name, "")
+        try:
+            async for execution in self._client.list_workflows(query):
+                try:
+                    summary = (await execution.memo()).get(STATUS_MEMO) or {}
+                except KeyError as err:
+                    raise translate(err, address=self._address) from err
+                yield InstanceSummary(
+                    id=execution.id.removeprefix(prefix),
+                    instance_id=execution.id,
+                    status=str(summary.get("status", "")),
+                )
+        except RPCError as err:
+            raise self._visibility_error(err) from err
+
+    async def count(self, status: str | None = None) -> int:
+        """How many running instances this job has (with ``status``, how many have it)."""
+        query = await self.visibility_query(status)
+        try:
+            return (await self._client.count_workflows(query)).count
+        except RPCError as err:
+            raise self._visibility_error(err) from err
+
+    async def terminate_all(
+        self,
+        status: str | None = None,
+        reason: str | None = None,
+        *,
+        timeout: Duration = timedelta(minutes=5),
+    ) -> int:
+        """Terminate every running instance of this job (with ``status``, those that have it).
+
+        One Temporal batch operation does it; this waits for it (at most ``timeout``) and
+        returns how many instances it terminated. Emits ``job.terminated`` for each instance
+        the listing before it found. Unlike :meth:`terminate` the histories are kept until the
+        namespace's retention removes them; the ids are free for new instances at once.
+        """
+        query = await self.visibility_query(status)
+        listed = [summary async for summary in self.list(status)]
+        job_id = f"durable-jobs-terminate-{uuid.uuid4().hex}"
+        reason = reason or f"terminate_all of {self.kind} job {self._name!r}"
+        service = self._client.workflow_service
+        try:
+            await service.start_batch_operation(
+                StartBatchOperationRequest(
+                    namespace=self._client.namespace,
+                    job_id=job_id,
+                    visibility_query=query,
+                    reason=reason,
+                    termination_operation=BatchOperationTermination(identity=self._client.identity),
+                )
+            )
+            deadline = asyncio.get_running_loop().time() + parse_duration(timeout).total_seconds()
+            while True:
+                batch = await service.describe_batch_operation(
+                    DescribeBatchOperationRequest(namespace=self._client.namespace, job_id=job_id)
+                )
+                if batch.state != BatchOperationState.BATCH_OPERATION_STATE_RUNNING:
+                    break
+                if asyncio.get_running_loop().time() > deadline:
+                    raise CallTimeoutError(
+                        f"{self.kind} job {self._name!r}: batch operation {job_id!r} still runs "
+                        f"after {timeout}; it goes on in Temporal"
+                    )
+                await asyncio.sleep(0.2)
+        except RPCError as err:
+            raise self._visibility_error(err) from err
+        if batch.state != BatchOperationState.BATCH_OPERATION_STATE_COMPLETED:
+            raise JobsError(
+                f"{self.kind} job {self._name!r}: batch operation {job_id!r} ended "
+                f"{BatchOperationState.Name(batch.state)} after {batch.complete_operation_count} "
+                f"of {batch.total_operation_count} instances ({batch.failure_operation_count} "
+                "failed)"
+            )
+        for summary in listed:
+            emit(
+                "job.terminated",
+                instance_id=summary.instance_id,
+                id=summary.id,
+                job_kind=self.kind,
+                job_name=self._name,
+                reason=reason,
+            )
+        return int(batch.complete_operation_count)
+
+    def _visibility_error(self, err: RPCError) -> BaseException:
+        if err.status == RPCStatusCode.UNIMPLEMENTED:
+            return JobsError(
+                f"{self.kind} job {self._name!r}: listing instances needs Temporal visibility "
+                "(the dev server or a cluster); this server cannot list (the time-skipping test "
+                "server cannot)"
+            )
+        return translate(err, address=self._address)
 
     async def _start_search_attributes(self) -> TypedSearchAttributes:
         return await self._search_attributes.for_start(self.kind, self._name, self.initial_status)

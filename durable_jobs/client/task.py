@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, get_args
 
 from pydantic import BaseModel
 
-from durable_jobs._models import from_data
 from durable_jobs.client.handle import JobHandle
 from durable_jobs.client.results import (
     LastErrorInfo,
@@ -26,6 +25,7 @@ from durable_jobs.protocol.task import (
     TaskInput,
     TaskSpec,
     TaskStateView,
+    TaskStatusName,
     TaskStatusView,
     TaskTriggerReply,
 )
@@ -41,6 +41,7 @@ class TaskHandle(JobHandle[Task[S, E]], Generic[S, E]):
 
     kind = "task"
     initial_status = "idle"
+    statuses = get_args(TaskStatusName)
 
     def _spec(self) -> TaskSpec:
         definition = self._definition
@@ -154,5 +155,5 @@ class TaskHandle(JobHandle[Task[S, E]], Generic[S, E]):
         view = await self._query_open(self.instance_id(id), "state", TaskStateView)
         if view is None:
             return TaskStateResult(state=None, scheduled_at=None)
-        state = None if view.state is None else from_data(self._definition.state, view.state)
+        state = self._load_state(id, view.state, view.state_version)
         return TaskStateResult(state=state, scheduled_at=view.scheduled_at)

@@ -71,8 +71,12 @@ MAX_QUEUED_BYTES = 512_000
 (fire-and-forget calls, Debounce events held behind a flush), which continue-as-new carries.
 Beyond it a further fire-and-forget call is refused, unless nothing is queued."""
 
-MAX_REMEMBERED_BYTES = 256_000
-"""The most an instance spends on remembered calls (idempotency keys and recent call ids)."""
+MAX_REMEMBERED_KEY_BYTES = 192_000
+"""The most an instance spends on remembering idempotency keys and their answers."""
+
+MAX_REMEMBERED_CALL_BYTES = 192_000
+"""The most an instance spends on remembering recent calls without a key (for resends); they
+never push out a key."""
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 128
 """The longest ``idempotency_key`` a client accepts."""
@@ -132,6 +136,15 @@ class CallAnswer:
     error_type: str | None = None
     error_message: str | None = None
     error_details: list[Any] | None = None
+
+
+@dataclass
+class StateView:
+    """The ``state`` query's answer: the state as JSON-ready data and the version it was
+    written with (the client migrates older state on reading, as the worker does)."""
+
+    state: Any
+    state_version: int = 1
 
 
 @dataclass

@@ -132,6 +132,7 @@ class HandlerOutcome:
     state_changed: bool = False
     state: Any = None
     state_bytes: int = 0
+    state_version: int = 1
 
 
 @dataclass

@@ -103,3 +103,4 @@ class TaskStateView:
 
     state: Any
     scheduled_at: datetime | None
+    state_version: int = 1

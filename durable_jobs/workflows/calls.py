@@ -4,9 +4,10 @@ A call is known by its identity: the caller's ``idempotency_key``, else the call
 which every resend the client library makes reuses. An identity with a key is remembered for
 the job's ``idempotency_window``; one without a key for ``RESEND_WINDOW``, long enough for the
 client's resends, which is what lets a resend that reaches the next run (after
-continue-as-new) be recognised: the memory is carried over. It is bounded by
-``MAX_REMEMBERED_KEYS`` keys and ``MAX_REMEMBERED_BYTES`` in all, the oldest going first, so
-an instance never outgrows Temporal's payload limit.
+continue-as-new) be recognised: the memory is carried over. Keys are bounded by
+``MAX_REMEMBERED_KEYS`` and ``MAX_REMEMBERED_KEY_BYTES``, calls without a key by
+``MAX_REMEMBERED_CALL_BYTES``, each the oldest going first, so an instance never outgrows
+Temporal's payload limit and a burst of plain calls never pushes out a key.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from durable_jobs.protocol import (
-        MAX_REMEMBERED_BYTES,
+        MAX_REMEMBERED_CALL_BYTES,
+        MAX_REMEMBERED_KEY_BYTES,
         MAX_REMEMBERED_KEYS,
         RESEND_WINDOW,
         Call,
@@ -33,7 +35,8 @@ class CallMemory:
     def __init__(self, answers: list[CallAnswer], key_window: timedelta) -> None:
         self._key_window = key_window
         self._answers: dict[str, tuple[CallAnswer, int]] = {}
-        self._bytes = 0
+        self._bytes = {True: 0, False: 0}
+        """Bytes remembered for keys (``True``) and for calls without one."""
         self._keys = 0
         self._pruned_at: datetime | None = None
         for answer in answers:
@@ -82,13 +85,13 @@ class CallMemory:
     def _add(self, answer: CallAnswer) -> None:
         size = workflow.payload_converter().to_payloads([answer])[0].ByteSize()
         self._answers[answer.identity] = (answer, size)
-        self._bytes += size
+        self._bytes[answer.user_key] += size
         self._keys += answer.user_key
 
     def _forget(self, identity: str) -> None:
         found = self._answers.pop(identity, None)
         if found is not None:
-            self._bytes -= found[1]
+            self._bytes[found[0].user_key] -= found[1]
             self._keys -= found[0].user_key
 
     def _prune(self) -> None:
@@ -97,10 +100,13 @@ class CallMemory:
             self._pruned_at = now
             for identity in [i for i, (a, _) in self._answers.items() if a.expires_at <= now]:
                 self._forget(identity)
-        while self._keys > MAX_REMEMBERED_KEYS:
-            self._forget(next(i for i, (a, _) in self._answers.items() if a.user_key))
-        while self._bytes > MAX_REMEMBERED_BYTES:
-            self._forget(next(iter(self._answers)))
+        while self._keys > MAX_REMEMBERED_KEYS or self._bytes[True] > MAX_REMEMBERED_KEY_BYTES:
+            self._forget_oldest(user_key=True)
+        while self._bytes[False] > MAX_REMEMBERED_CALL_BYTES:
+            self._forget_oldest(user_key=False)
+
+    def _forget_oldest(self, *, user_key: bool) -> None:
+        self._forget(next(i for i, (a, _) in self._answers.items() if a.user_key == user_key))
 
 
 def replay(answer: CallAnswer) -> Any:

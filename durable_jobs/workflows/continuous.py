@@ -15,7 +15,13 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from durable_jobs.protocol import CallAnswer, CallRequest, CarriedMessage, LastError
+    from durable_jobs.protocol import (
+        CallAnswer,
+        CallRequest,
+        CarriedMessage,
+        LastError,
+        StateView,
+    )
     from durable_jobs.protocol.activities import HandlerCall, HandlerStep, StepOutcome
     from durable_jobs.protocol.continuous import (
         ContinuousInput,
@@ -138,9 +144,9 @@ class ContinuousJobWorkflow(EntityEngine):
         )
 
     @workflow.query(name="state")
-    def state(self) -> Any:
-        """The committed state, as JSON-ready data."""
-        return self._record.state
+    def state(self) -> StateView:
+        """The committed state, as JSON-ready data, and its version."""
+        return StateView(self._record.state, self._record.state_version)
 
     # --- the engine's hooks ---------------------------------------------------------------
 
@@ -236,6 +242,7 @@ class ContinuousJobWorkflow(EntityEngine):
         )
         if outcome.state_changed:
             record.state, record.state_bytes = outcome.state, outcome.state_bytes
+            record.state_version = outcome.state_version
         for i, step in enumerate(steps):
             if i >= len(outcome.steps):  # a step before terminated the instance
                 self._give_back_unhandled(triggers[i:])

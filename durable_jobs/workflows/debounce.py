@@ -25,6 +25,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from durable_jobs._models import adapter_for, from_data, json_size, type_name
     from durable_jobs._registry import registry_for_task_queue
+    from durable_jobs._state import StoredStateError, load_state
     from durable_jobs.context import DebounceEventContext
     from durable_jobs.protocol import (
         MAX_STATE_BYTES,
@@ -32,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         CallRequest,
         CarriedMessage,
         LastError,
+        StateView,
     )
     from durable_jobs.protocol.activities import (
         DebounceBatch,
@@ -195,9 +197,9 @@ class DebounceJobWorkflow(EntityEngine):
         )
 
     @workflow.query(name="state")
-    def state(self) -> Any:
-        """The folded state of the pending batch, as JSON-ready data."""
-        return self._state_data()
+    def state(self) -> StateView:
+        """The folded state of the pending batch, as JSON-ready data, and its version."""
+        return StateView(self._state_data(), self._record.state_version)
 
     # --- the engine's hooks ---------------------------------------------------------------
 
@@ -411,9 +413,8 @@ class DebounceJobWorkflow(EntityEngine):
         if not self._typed_known:
             definition = self._definition()
             record = self._record
-            self._typed = (
-                None if record.state is None else from_data(definition.state, record.state)
-            )
+            self._typed = load_state(definition, record.state, record.state_version)
+            record.state_version = definition.state_version
             self._typed_known = True
         return self._typed
 
@@ -446,13 +447,17 @@ class DebounceJobWorkflow(EntityEngine):
     def _fold(self, event: Any, now: datetime, size: int) -> None:
         """Fold ``event`` into the pending batch; arm or move the deadline."""
         record, spec = self._record, self._spec
-        state = self._typed_state() if record.event_count else None
+        try:
+            state = self._typed_state() if record.event_count else None
+        except StoredStateError as err:  # a migrate that fails: the add fails, nothing changes
+            raise self._execution_error(HandlerError("StoredStateError", str(err))) from err
         self._typed = self._reduce(event, state, record.event_count + 1)
         self._typed_known = True
         record.event_count += 1
         self._unmeasured_bytes += size
         flush_after = timedelta(milliseconds=spec.flush_after_ms)
         if record.event_count == 1:
+            record.state_version = self._definition().state_version
             record.started_at = now
             record.flush_reason = "flush_after"
             record.will_flush_at = now + flush_after

@@ -120,7 +120,8 @@ class TaskJobWorkflow(EntityEngine):
     @workflow.query(name="state")
     def state(self) -> TaskStateView:
         """The committed state (JSON-ready data) and the pending alarm."""
-        return TaskStateView(state=self._record.state, scheduled_at=self._record.scheduled_at)
+        record = self._record
+        return TaskStateView(record.state, record.scheduled_at, record.state_version)
 
     # --- the engine's hooks ---------------------------------------------------------------
 
@@ -211,6 +212,7 @@ class TaskJobWorkflow(EntityEngine):
         )
         if outcome.state_changed:
             record.state, record.state_bytes = outcome.state, outcome.state_bytes
+            record.state_version = outcome.state_version
         for step, step_outcome in zip(steps, outcome.steps, strict=False):
             self._commit(step, step_outcome)
         return outcome.steps
