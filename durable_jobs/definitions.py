@@ -105,12 +105,24 @@ def _check_retry(kind: str, value: object) -> None:
         )
 
 
+MAX_LOCAL_TIMEOUT = timedelta(seconds=30)
+"""The longest handler ``timeout`` a job whose handlers run as local activities may have."""
+
+
 def _check_common(kind: str, definition: Any) -> None:
-    """What every kind has: retry, timeout, idempotency window, state version and migration."""
+    """What every kind has: retry, timeout, local handlers, idempotency window, state version
+    and migration."""
     _check_retry(kind, definition.retry)
-    object.__setattr__(
-        definition, "timeout", parse_duration(definition.timeout, what=f"{kind}(timeout)")
-    )
+    timeout = parse_duration(definition.timeout, what=f"{kind}(timeout)")
+    object.__setattr__(definition, "timeout", timeout)
+    if not isinstance(definition.local, bool):
+        raise JobDefinitionError(f"{kind}(local=...): got {definition.local!r}; expected a bool")
+    if definition.local and timeout > MAX_LOCAL_TIMEOUT:
+        raise JobDefinitionError(
+            f"{kind}(local=True) runs handlers as local activities, which suit short handlers; "
+            f"timeout {timeout} is over {MAX_LOCAL_TIMEOUT}: expected timeout= of at most "
+            f"{MAX_LOCAL_TIMEOUT} (the default is {DEFAULT_TIMEOUT}), or local=False"
+        )
     object.__setattr__(
         definition,
         "idempotency_window",
@@ -138,6 +150,7 @@ class Continuous(Generic[S]):
     fails with no attempt left the schedule goes on (``last_error`` set); with
     ``pause_on_failure`` the instance stops instead until ``resume`` or ``trigger``. A run found
     more than ``catch_up_window`` late (after an outage) is skipped; ``None`` runs it once, late.
+    ``local=True`` runs ``execute`` as a Temporal local activity (see the docs: short handlers).
     """
 
     kind: ClassVar[JobKind] = "continuous"
@@ -148,6 +161,7 @@ class Continuous(Generic[S]):
     start_immediately: bool = True
     retry: RetryConfig | None = None
     timeout: Duration = DEFAULT_TIMEOUT
+    local: bool = False
     pause_on_failure: bool = False
     catch_up_window: Duration | None = None
     idempotency_window: Duration = DEFAULT_IDEMPOTENCY_WINDOW
@@ -197,6 +211,7 @@ class Debounce(Generic[E, DS]):
     on_event: Handler | None = None
     retry: RetryConfig | None = None
     timeout: Duration = DEFAULT_TIMEOUT
+    local: bool = False
     window: Literal["fixed", "sliding"] = "fixed"
     max_wait: Duration | None = None
     idempotency_window: Duration = DEFAULT_IDEMPOTENCY_WINDOW
@@ -218,6 +233,7 @@ class Debounce(Generic[E, DS]):
             on_event: Callable[[DebounceEventContext[E, DS]], DS | Awaitable[DS]] | None = None,
             retry: RetryConfig | None = None,
             timeout: Duration = DEFAULT_TIMEOUT,
+            local: bool = False,
             window: Literal["fixed", "sliding"] = "fixed",
             max_wait: Duration | None = None,
             idempotency_window: Duration = DEFAULT_IDEMPOTENCY_WINDOW,
@@ -236,6 +252,7 @@ class Debounce(Generic[E, DS]):
             on_event: Callable[[DebounceEventContext[E, DS]], DS | Awaitable[DS]] | None = None,
             retry: RetryConfig | None = None,
             timeout: Duration = DEFAULT_TIMEOUT,
+            local: bool = False,
             window: Literal["fixed", "sliding"] = "fixed",
             max_wait: Duration | None = None,
             idempotency_window: Duration = DEFAULT_IDEMPOTENCY_WINDOW,
@@ -302,6 +319,7 @@ class Task(Generic[S, E]):
     on_error: Handler | None = None
     retry: RetryConfig | None = None
     timeout: Duration = DEFAULT_TIMEOUT
+    local: bool = False
     idempotency_window: Duration = DEFAULT_IDEMPOTENCY_WINDOW
     state_version: int = 1
     migrate: Migrate | None = None
@@ -321,6 +339,7 @@ class Task(Generic[S, E]):
             | None = None,
             retry: RetryConfig | None = None,
             timeout: Duration = DEFAULT_TIMEOUT,
+            local: bool = False,
             idempotency_window: Duration = DEFAULT_IDEMPOTENCY_WINDOW,
             state_version: int = 1,
             migrate: Migrate | None = None,
@@ -338,6 +357,7 @@ class Task(Generic[S, E]):
             | None = None,
             retry: RetryConfig | None = None,
             timeout: Duration = DEFAULT_TIMEOUT,
+            local: bool = False,
             idempotency_window: Duration = DEFAULT_IDEMPOTENCY_WINDOW,
             state_version: int = 1,
             migrate: Migrate | None = None,

@@ -106,6 +106,7 @@ async def run_worker(
     codec: PayloadCodec | None = None,
     dev_port: int = DEV_SERVER_PORT,
     dev_other_ports: str = "--dev-port N (its web UI takes N + 1000)",
+    **worker_options: Any,
 ) -> None:
     """Run a worker until the process gets Ctrl-C or SIGTERM.
 
@@ -117,6 +118,7 @@ async def run_worker(
     ``jobs``; the worker keeps running after it returns. ``metrics_port`` serves Prometheus
     metrics (Temporal's worker metrics and the jobs' own). ``codec`` (e.g.
     :class:`~durable_jobs.codec.AesGcmCodec`) encodes every payload, as in ``JobsClient.connect``.
+    ``worker_options`` go to :func:`build_worker` (``interceptors``, ``max_cached_workflows``...).
     """
     from durable_jobs._servers import DevServer, check_ports_free
 
@@ -159,7 +161,7 @@ async def run_worker(
             temporal_client = (
                 await JobsClient.connect(jobs, task_queue=task_queue, codec=codec, **options)
             ).temporal_client
-        async with build_worker(temporal_client, jobs, task_queue=task_queue):
+        async with build_worker(temporal_client, jobs, task_queue=task_queue, **worker_options):
             log.info("worker for %s on task queue %r; Ctrl-C to stop", sorted(jobs), task_queue)
             if then is not None:
                 demo = asyncio.create_task(

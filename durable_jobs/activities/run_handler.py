@@ -134,7 +134,12 @@ def _report(call: HandlerCall, step: HandlerStep, outcome: StepOutcome) -> None:
 
 
 async def _heartbeat_forever() -> None:
-    """Heartbeat while the handlers run: lets Temporal notice a lost worker and deliver cancels."""
+    """Heartbeat while the handlers run: lets Temporal notice a lost worker and deliver cancels.
+
+    A local activity cannot heartbeat (its workflow task notices a lost worker).
+    """
+    if activity.info().is_local:
+        return
     while True:
         activity.heartbeat()
         await asyncio.sleep(_HEARTBEAT_EVERY.total_seconds())

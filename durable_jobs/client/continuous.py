@@ -60,6 +60,7 @@ class ContinuousHandle(JobHandle[Continuous[S]], Generic[S]):
             pause_on_failure=definition.pause_on_failure,
             catch_up_window_ms=None if window is None else milliseconds(window),
             idempotency_window_ms=milliseconds(definition.idempotency_window),
+            local_handlers=definition.local,
         )
 
     async def start(

@@ -51,6 +51,7 @@ class DebounceHandle(JobHandle[Debounce[E, S]], Generic[E, S]):
             sliding=definition.window == "sliding",
             max_wait_ms=None if definition.max_wait is None else milliseconds(definition.max_wait),
             idempotency_window_ms=milliseconds(definition.idempotency_window),
+            local_handlers=definition.local,
         )
 
     def _start(self, id: str, event: Any, idempotency_key: str | None) -> tuple[Any, ...]:

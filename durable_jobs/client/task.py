@@ -49,6 +49,7 @@ class TaskHandle(JobHandle[Task[S, E]], Generic[S, E]):
             job_name=self._name,
             retry=RetryPlan.of(definition.retry),
             idempotency_window_ms=milliseconds(definition.idempotency_window),
+            local_handlers=definition.local,
         )
 
     def _start(self, id: str, event: Any, idempotency_key: str | None) -> tuple[Any, ...]:

@@ -26,6 +26,8 @@ class ContinuousSpec:
     retry: RetryPlan
     pause_on_failure: bool = False
     idempotency_window_ms: int = 600_000
+    local_handlers: bool = False
+    """Run the handler activity as a local activity (``local=True`` on the definition)."""
     catch_up_window_ms: int | None = None
 
 

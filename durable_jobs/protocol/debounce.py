@@ -23,6 +23,8 @@ class DebounceSpec:
     retry: RetryPlan
     sliding: bool = False
     idempotency_window_ms: int = 600_000
+    local_handlers: bool = False
+    """Run the handler activity as a local activity (``local=True`` on the definition)."""
     max_wait_ms: int | None = None
 
 

@@ -23,6 +23,8 @@ class TaskSpec:
     job_name: str
     retry: RetryPlan
     idempotency_window_ms: int = 600_000
+    local_handlers: bool = False
+    """Run the handler activity as a local activity (``local=True`` on the definition)."""
 
 
 @dataclass

@@ -78,6 +78,11 @@ HANDLER_CALL_TIMEOUT = timedelta(days=30)
 one source of the handler timeout (the activity enforces it), and a lost worker is noticed by
 the heartbeat timeout."""
 
+LOCAL_HANDLER_CALL_TIMEOUT = timedelta(minutes=10)
+"""The start-to-close timeout of a handler call run as a local activity (``local=True``): local
+activities cannot heartbeat, so this is what notices a lost one. The definition's timeout (at
+most 30 s for local handlers) is still what the activity enforces; batched steps add up."""
+
 INFRASTRUCTURE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -133,11 +138,13 @@ class EntityEngine:
         carried: list[CarriedMessage],
         answers: list[CallAnswer],
         key_window: timedelta,
+        local_handlers: bool,
         new_instance: bool,
         view_type: type[Any],
     ) -> None:
         self._kind = kind
         self._job_name = job_name
+        self._local_handlers = local_handlers
         self._inbox: deque[Message] = deque(self._revive(m) for m in carried)
         self._queued_bytes = sum(m.size for m in carried)
         self._calls = CallMemory(answers, key_window)
@@ -691,6 +698,15 @@ class EntityEngine:
         # are emitted before the handler's own.
         call.step_events, self._outbox = self._outbox, []
         try:
+            if self._local_handlers:
+                local: HandlerOutcome = await workflow.execute_local_activity(
+                    RUN_HANDLER,
+                    call,
+                    result_type=HandlerOutcome,
+                    start_to_close_timeout=LOCAL_HANDLER_CALL_TIMEOUT,
+                    retry_policy=INFRASTRUCTURE_RETRY,
+                )
+                return local
             outcome: HandlerOutcome = await workflow.execute_activity(
                 RUN_HANDLER,
                 call,

@@ -54,6 +54,7 @@ class TaskJobWorkflow(EntityEngine):
             carried=input.carried,
             answers=input.answers,
             key_window=timedelta(milliseconds=input.spec.idempotency_window_ms),
+            local_handlers=input.spec.local_handlers,
             new_instance=input.record is None,
             view_type=TaskStatusView,
         )

@@ -13,13 +13,12 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
 
 from durable_jobs.client import JobsClient
 from durable_jobs.errors import JobsError
-from durable_jobs.worker import build_worker, load_jobs
+from durable_jobs.worker import load_jobs, run_worker
 from tests.chaos.faults import FaultInjector, FaultRates
 
 READY_LINE = "chaos worker polling"
@@ -43,16 +42,15 @@ def injector_from_environment() -> FaultInjector:
 
 
 async def serve(jobs_spec: str, task_queue: str) -> None:
-    jobs = load_jobs(jobs_spec)
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    client = (await JobsClient.connect(jobs, task_queue=task_queue)).temporal_client
-    worker = build_worker(
-        client, jobs, task_queue=task_queue, interceptors=[injector_from_environment()]
-    )
-    async with worker:
+    async def polling(client: JobsClient) -> None:
         print(READY_LINE, flush=True)
-        await stop.wait()
+
+    await run_worker(
+        load_jobs(jobs_spec),
+        task_queue=task_queue,
+        then=polling,
+        interceptors=[injector_from_environment()],
+    )
 
 
 def main() -> int:
