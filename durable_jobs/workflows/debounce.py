@@ -132,7 +132,7 @@ class DebounceJobWorkflow(EntityEngine):
     @add.validator
     def _validate_add(self, request: AddRequest) -> None:
         self._check_update("add", request.call)
-        if self._must_hold():
+        if self._behind_a_flush():
             self._check_room(json_size(request.event))
 
     @workflow.signal(name="add.nowait")
@@ -143,7 +143,7 @@ class DebounceJobWorkflow(EntityEngine):
         try:
             self._check_registered()
             self._check_same_call("add", request.call)
-            if self._must_hold():
+            if self._behind_a_flush():
                 self._check_room(json_size(request.event))
         except ApplicationError as err:
             self._report_unanswered(err, "on_event")
@@ -291,6 +291,16 @@ class DebounceJobWorkflow(EntityEngine):
     def _must_hold(self) -> bool:
         """True when an arriving event cannot fold now: a flush runs, or the batch is full."""
         return self._flushing or self._batch_full()
+
+    def _behind_a_flush(self) -> bool:
+        """True when an arriving event goes behind a flush: one runs, the batch is full, or the
+        events already waiting fill it. Those events count against ``MAX_QUEUED_BYTES``, so
+        what continue-as-new carries stays bounded; a backlog that still fits the batch folds
+        before the run continues as new."""
+        max_events = self._spec.max_events
+        return self._must_hold() or (
+            max_events is not None and self._record.event_count + len(self._held) >= max_events
+        )
 
     def _take(self, request: AddRequest, *, waiting: bool) -> AddReply | Message | None:
         """Fold, hold or queue one arriving event; the reply when it is known at once.
