@@ -75,7 +75,7 @@ def stored_state(runner: _Runner) -> Any:
     except StoredStateError as err:
         raise StoredDataError(err, "cannot read the instance's state") from err
     if call.state is not None and call.state_version < definition.state_version:
-        committed = _commit(definition.state, state)
+        committed = _commit(definition.state, state, "migrate")
         if isinstance(committed, HandlerError):
             raise StoredDataError(ValueError(committed.message), "the migrated state")
         runner.keep(committed)
@@ -90,7 +90,7 @@ class _Committed:
     size: int
 
 
-def _commit(model: Any, state: Any) -> _Committed | HandlerError:
+def _commit(model: Any, state: Any, handler: str) -> _Committed | HandlerError:
     """``state`` as JSON-ready data, or the failure when it cannot be kept (too big, NaN)."""
     try:
         data = None if state is None else state.model_dump(mode="json")
@@ -100,8 +100,9 @@ def _commit(model: Any, state: Any) -> _Committed | HandlerError:
     if size > MAX_STATE_BYTES:
         return HandlerError(
             "StateTooLarge",
-            f"the new state is {size:,} bytes as JSON, over the limit of {MAX_STATE_BYTES:,} "
-            "bytes (Temporal refuses payloads over 2 MB); nothing of this handler was kept",
+            f"the state {handler} set is {size:,} bytes as JSON, over the limit of "
+            f"{MAX_STATE_BYTES:,} bytes (Temporal refuses payloads over 2 MB); nothing of it was "
+            "kept",
         )
     return _Committed(data, size)
 
@@ -177,7 +178,7 @@ async def _continuous(runner: _Runner, definition: Continuous[Any]) -> HandlerOu
         if result.terminated:
             outcome.terminated, outcome.terminate_reason = True, result.terminate_reason
         elif result.ok and ctx.state is not state:
-            committed = _commit(definition.state, ctx.state)
+            committed = _commit(definition.state, ctx.state, "execute")
             if isinstance(committed, HandlerError):
                 outcome.ok, outcome.error = False, committed
             else:
@@ -364,7 +365,7 @@ async def _task_step(
             point = _after(idle_ctx, point)
         idle_error = idled.error
     if point.state is not before.state:
-        committed = _commit(definition.state, point.state)
+        committed = _commit(definition.state, point.state, handler_of(step))
         if isinstance(committed, HandlerError):
             failed = _reverted(step, before, point)
             return _outcome(failed, error=committed), failed

@@ -209,8 +209,8 @@ class JobHandle(Generic[D]):
                         raise WorkerUnavailableError(
                             f"{self.kind} job {self._name!r} instance {workflow_id!r}: no worker "
                             f"polls task queue {self._task_queue!r}; the call stays with Temporal "
-                            "and is applied when a worker polls (sending it again with the same "
-                            "idempotency_key is safe)"
+                            "and is applied when a worker polls (unless the server restarts "
+                            "first); sending it again with the same idempotency_key is safe"
                         )
         except TimeoutError:
             if not cm.expired():
@@ -271,6 +271,16 @@ class JobHandle(Generic[D]):
                 f"worker polling task queue {self._task_queue!r}, and none answered within "
                 f"{self._worker_patience.total_seconds():g} s"
             ) from None
+        except RPCError as err:
+            if err.status == RPCStatusCode.FAILED_PRECONDITION:
+                # "Workflow Task in failed state": no worker can answer for the instance now.
+                raise WorkerUnavailableError(
+                    f"{self.kind} job {self._name!r} instance {workflow_id!r} cannot answer "
+                    f"{query!r}: {err.message}; its status shows the problem"
+                ) from err
+            if is_gone(err):
+                return None
+            raise translate(err, address=self._address) from err
         except Exception as err:
             if is_gone(err):
                 return None
@@ -520,6 +530,11 @@ class JobHandle(Generic[D]):
                 if not await self._delete(workflow_id, description.run_id):
                     await handle.terminate(reason=reason or "terminated by client")
                 terminated = True
+            else:
+                raise JobsError(
+                    f"{self._where(id)}: still running after {TERMINATE_ROUNDS} rounds of "
+                    "terminate (each run continued as new before it was stopped); try again"
+                )
         except Exception as err:
             if not is_gone(err):
                 raise translate(err, address=self._address) from err

@@ -71,10 +71,11 @@ MAX_QUEUED_BYTES = 512_000
 (fire-and-forget calls, Debounce events held behind a flush), which continue-as-new carries.
 Beyond it a further fire-and-forget call is refused, unless nothing is queued."""
 
-MAX_REMEMBERED_KEY_BYTES = 192_000
-"""The most an instance spends on remembering idempotency keys and their answers."""
+MAX_REMEMBERED_KEY_BYTES = 256_000
+"""The most an instance spends on remembering idempotency keys and their answers (about 250
+bytes each with a short key: 1,000 keys fit)."""
 
-MAX_REMEMBERED_CALL_BYTES = 192_000
+MAX_REMEMBERED_CALL_BYTES = 128_000
 """The most an instance spends on remembering recent calls without a key (for resends); they
 never push out a key."""
 

@@ -35,6 +35,8 @@ class HeldEvent:
     event: Any
     arrived_at: datetime
     size: int = 0
+    call: Call | None = None
+    """The call of an event not answered yet (a fire-and-forget add), known as a duplicate."""
 
 
 @dataclass

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
@@ -171,6 +171,8 @@ class EntityEngine:
         self._alarm_rang = False
         self._work_at: datetime | None = None
         self._work_left = 0
+        self._arrivals_at: datetime | None = None
+        self._arrivals = 0
         if carried:  # a new instance that its predecessor's queued calls start
             self._accept()
 
@@ -253,11 +255,13 @@ class EntityEngine:
         """Refuse a call for a job that the worker running this workflow does not have."""
         task_queue = workflow.info().task_queue
         try:
-            registry_for_task_queue(task_queue).get(self._kind, self._job_name)  # type: ignore[arg-type]
+            registry = registry_for_task_queue(task_queue)
+            registry.get(self._kind, self._job_name)  # type: ignore[arg-type]
         except JobNotFoundError as err:
+            known = sorted(registry) if "registry" in locals() else []
             raise ApplicationError(
                 f"the worker on task queue {task_queue!r} has no {self._kind} job named "
-                f"{self._job_name!r} ({err})",
+                f"{self._job_name!r}; its jobs: {known}",
                 task_queue,
                 type=NOT_REGISTERED_ERROR_TYPE,
                 non_retryable=True,
@@ -319,7 +323,7 @@ class EntityEngine:
             self._check_same_call(name, call)
             self._check_room(size)
         except ApplicationError as err:
-            self._report_unanswered(err, name)
+            self._report_unanswered(err, handler_of_message(name))
             return
         self._accept()
         self._enqueue(name, request, from_signal=True, size=size)
@@ -331,6 +335,17 @@ class EntityEngine:
             if self._new_instance:
                 self._record_event("job.started")
 
+    def _messages_in_activation(self) -> int:
+        """How many calls arrived in this activation (told apart by workflow time)."""
+        now = workflow.now()
+        if now != self._arrivals_at:
+            self._arrivals_at, self._arrivals = now, 0
+        return self._arrivals
+
+    def _count_arrival(self) -> None:
+        self._messages_in_activation()
+        self._arrivals += 1
+
     def _enqueue(self, name: str, request: Any, *, from_signal: bool, size: int = 0) -> Message:
         message = Message(name, request, request.call, from_signal, workflow.now(), size)
         self._inbox.append(message)
@@ -338,12 +353,13 @@ class EntityEngine:
             self._in_flight[message.call.identity] = message
         if from_signal:
             self._queued_bytes += size
-        self._messages_this_run += 1
+        self._count_message()
         return message
 
     def _count_message(self) -> None:
-        """Count a call handled outside the inbox against this run's budget."""
+        """Count a call against this run's budget and this activation's arrivals."""
         self._messages_this_run += 1
+        self._count_arrival()
 
     def _complete(
         self, message: Message, result: Any = None, error: ApplicationError | None = None
@@ -626,10 +642,15 @@ class EntityEngine:
         self._inbox = deque(m for m in self._inbox if m.from_signal)
         self._give_back_waiting()
         await workflow.wait_condition(self._handlers_and_events_done)
+        if self._messages_in_activation() > WORK_PER_ACTIVATION:
+            # A burst (signals after an outage) took this activation's time; encoding what
+            # is carried too could trip the deadlock detector: go on in the next one.
+            await self._next_activation()
         carried = [_carried(m) for m in self._inbox]
         next_input = self._continue_as_new_input(carried, self._calls.to_carry())
-        size = workflow.payload_converter().to_payloads([next_input])[0].ByteSize()
-        if size > PAYLOAD_LIMIT_BYTES - CARRY_MARGIN_BYTES:
+        # Encoded once: for its size here, and as the continue-as-new input itself.
+        payload = workflow.payload_converter().to_payloads([next_input])[0]
+        if payload.ByteSize() > PAYLOAD_LIMIT_BYTES - CARRY_MARGIN_BYTES:
             # Admission keeps this rare: handle something that shrinks what is carried first.
             if self._inbox:
                 await self._handle_next()
@@ -639,7 +660,7 @@ class EntityEngine:
                 await self._on_alarm()
                 return
         self._disarm_alarm()
-        workflow.continue_as_new(next_input)
+        workflow.continue_as_new(RawValue(payload))
 
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()
@@ -739,6 +760,11 @@ class EntityEngine:
             message = cause.message if isinstance(cause, FailureError) else str(err)
             error = HandlerError(error_type, message)
             return HandlerOutcome(steps=[StepOutcome(ok=False, error=error) for _ in call.steps])
+
+
+def handler_of_message(name: str) -> str:
+    """The user handler a message is for, as lifecycle events name it."""
+    return "on_event" if name in ("add", "send") else "execute"
 
 
 def as_call(data: Any) -> Call:

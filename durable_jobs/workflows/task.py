@@ -92,8 +92,13 @@ class TaskJobWorkflow(EntityEngine):
         self._check_update("trigger", request.call)
 
     @workflow.signal(name="send.nowait")
-    def send_nowait(self, request: SendRequest) -> None:
-        """``send`` without waiting: the same queue, the same handlers."""
+    def send_nowait(self, data: Any) -> None:
+        """``send`` without waiting: the same queue, the same handlers.
+
+        Its argument is taken as plain data (a ``SendRequest``'s JSON), as Debounce's
+        ``add.nowait``: bursts of them are cheaper to take in.
+        """
+        request = SendRequest(event=data["event"], call=as_call(data["call"]))
         self._post("send", request, json_size(request.event))
 
     @workflow.signal(name="trigger.nowait")
@@ -166,6 +171,17 @@ class TaskJobWorkflow(EntityEngine):
 
     def _note_failure(self, failure: LastError) -> None:
         self._record.last_error = failure
+
+    def _should_end(self) -> bool:
+        """A new task that no send ever succeeded on ends: a refused first send (its on_event
+        failed, nothing handled it) leaves no instance behind, as a refused first add does."""
+        record = self._record
+        return (
+            record.event_count == 0
+            and record.execute_count == 0
+            and record.state is None
+            and record.scheduled_at is None
+        )
 
     def _creates_instance(self, name: str) -> bool:
         return name == "send"

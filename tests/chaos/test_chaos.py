@@ -3,9 +3,9 @@ applied exactly once, in each producer's order, and no instance is left stuck, u
 workflow tasks and activity attempts, killed workers, server restarts, callers that time out
 and retry, frequent continue-as-new and a CPU burner (SPEC §10.2).
 
-Without the idempotency API the harness can only make plain calls and retry them, and a retry
-of a call that was applied after all applies it twice: that is what §10.2 fixes, so until the
-client has it the run is expected to find duplicates.
+The callers retry with idempotency keys and ``timeout=`` (SPEC §10.2); run with
+``--plain-calls`` (``python -m tests.chaos``) to see what plain retries do: a retry of a call
+that was applied after all applies it twice.
 """
 
 from __future__ import annotations
@@ -24,15 +24,10 @@ pytestmark = pytest.mark.system
 
 
 @pytest.mark.timeout(420)
-@pytest.mark.xfail(
-    not API.complete,
-    reason="no idempotency_key/timeout API (SPEC 10.2) yet: retried calls apply twice",
-    raises=AssertionError,
-    strict=False,
-)
 async def test_every_acknowledged_call_is_applied_once_in_order_under_chaos(
     tmp_path: Path,
 ) -> None:
+    assert API.complete, f"the harness must use the idempotency API: {API.describe()}"
     config = ChaosConfig(
         directory=tmp_path,
         seconds=60,

@@ -268,6 +268,17 @@ async def test_on_event_failure_without_on_error_changes_nothing(
     assert (await h.get_state(uid)).state == Machine()
 
 
+async def test_a_refused_first_send_leaves_no_instance(env: JobsTestEnvironment, uid: str) -> None:
+    h = env.client.task(bare)
+    with pytest.raises(ExecutionError, match="on_event refused the event"):
+        await h.send(id=uid, event=Fail())
+    # The send that would have created the instance changed nothing: no instance is left.
+    await env.sleep("1 second")
+    assert (await h.status(uid)).status == "not_found"
+    sent = await h.send(id=uid, event=Plan(after=["10 minutes"]))
+    assert sent.created is True
+
+
 async def test_on_event_failure_with_on_error_keeps_changes(
     env: JobsTestEnvironment, uid: str
 ) -> None:

@@ -61,7 +61,8 @@ from durable_jobs._models import json_size
 from durable_jobs.events import JobEvent, add_event_sink, remove_event_sink
 from durable_jobs.protocol import (
     MAX_QUEUED_BYTES,
-    MAX_REMEMBERED_BYTES,
+    MAX_REMEMBERED_CALL_BYTES,
+    MAX_REMEMBERED_KEY_BYTES,
     MAX_REMEMBERED_KEYS,
     MAX_STATE_BYTES,
 )
@@ -748,7 +749,7 @@ async def test_remembered_keys_are_capped_and_the_oldest_go_first(
     env: JobsTestEnvironment, uid: str
 ) -> None:
     h = env.client.debounce(piling)
-    total = 1_200  # more than either cap holds: 1,000 keys, or 256,000 bytes of answers
+    total = 1_200  # more than the caps hold: 1,000 keys, or 256,000 bytes of keyed answers
     assert (await h.add(id=uid, event=Num(n=0), idempotency_key="key-0")).event_count == 1
     # Waiting adds: each is answered (and its key remembered) once its event is folded.
     await gather_limited(
@@ -776,9 +777,11 @@ async def test_remembered_keys_are_capped_and_the_oldest_go_first(
         started = events[0].workflow_execution_started_event_attributes
         answers = json.loads(started.input.payloads[0].data)["answers"]
         assert sum(1 for a in answers if a["user_key"]) <= MAX_REMEMBERED_KEYS
-        assert sum(len(json.dumps(a, separators=(",", ":"))) for a in answers) <= (
-            MAX_REMEMBERED_BYTES
-        )
+        for keyed, cap in ((True, MAX_REMEMBERED_KEY_BYTES), (False, MAX_REMEMBERED_CALL_BYTES)):
+            sizes = [len(json.dumps(a, separators=(",", ":"))) for a in answers]
+            assert (
+                sum(s for s, a in zip(sizes, answers, strict=True) if a["user_key"] == keyed) <= cap
+            )
 
 
 @pytest.mark.timeout(120)
@@ -787,8 +790,9 @@ async def test_keys_of_events_still_held_at_continue_as_new_stay_remembered(
 ) -> None:
     """SPEC §10.2: a key is applied once within the window, across continue-as-new.
 
-    1,100 keyed ``add_nowait`` reach the instance while no worker runs; the first activation
-    folds 250 of them, holds the rest and (past 1,000 messages) continues as new with them.
+    1,100 ``add_nowait`` (900 keyed: fewer than the 1,000 keys an instance remembers, and 200
+    without a key) reach the instance while no worker runs; the first activation folds 250 of
+    them, holds the rest and (past 1,000 messages) continues as new with them.
     """
     task_queue = f"held-keys-{uid}"
     client = JobsClient.from_client(
@@ -798,9 +802,12 @@ async def test_keys_of_events_still_held_at_continue_as_new_stay_remembered(
     total = 1_100
     async with build_worker(dev_env.client, jobs, task_queue=task_queue):
         assert (await h.add(id=uid, event=Num(n=0), idempotency_key="key-0")).created is True
+    keyed = 900
     await gather_limited(
         [
-            lambda n=n: h.add_nowait(id=uid, event=Num(n=n), idempotency_key=f"key-{n}")
+            lambda n=n: h.add_nowait(
+                id=uid, event=Num(n=n), idempotency_key=f"key-{n}" if n <= keyed else None
+            )
             for n in range(1, total + 1)
         ]
     )
@@ -809,7 +816,7 @@ async def test_keys_of_events_still_held_at_continue_as_new_stay_remembered(
         chain = await all_runs(dev_env.client, f"debounce:piling:{uid}")
         assert len(chain) >= 2
         # Keys folded before and after continue-as-new: a duplicate applies nothing.
-        for n in (1, total // 2, total):
+        for n in (1, keyed // 2, keyed):
             duplicate = await h.add(id=uid, event=Num(n=n), idempotency_key=f"key-{n}")
             assert duplicate.event_count <= total + 1, f"key-{n} was applied twice"
         state = (await h.get_state(uid)).state
