@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint unit bench chaos clean
+.PHONY: run test lint docs docs-build unit bench chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,14 +17,23 @@ DEV_PORT ?= 7233
 run: $(STAMP)
 	$(PY) -m examples.demo --port $(DEV_PORT)
 
-## test: lint, type-check and the whole test suite
-test: lint $(STAMP)
+## test: lint, type-check, the docs build and the whole test suite
+test: lint docs-build $(STAMP)
 	$(PY) -m pytest
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+
+## docs: serve the documentation site (mkdocs.yml, docs/) at http://127.0.0.1:8000, rebuilt on save
+# NO_MKDOCS_2_WARNING: mkdocs-material prints a banner about its successor on every build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve
+
+## docs-build: the site into site/; --strict fails on a broken link or a stale API reference
+docs-build: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit
@@ -39,4 +48,4 @@ chaos: $(STAMP)
 	$(PY) -m tests.chaos --minutes $(CHAOS_MINUTES) $(CHAOS_ARGS)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info site

@@ -156,17 +156,33 @@ class Continuous(Generic[S]):
     kind: ClassVar[JobKind] = "continuous"
 
     state: type[S]
+    """The pydantic model of the instance's state; ``start``'s ``input`` is its first value."""
     schedule: Schedule
+    """When it runs: :func:`~durable_jobs.every` (a fixed delay after each run) or
+    :func:`~durable_jobs.cron`."""
     execute: Callable[[ContinuousContext[S]], Awaitable[None] | None]
+    """The run: ``async def`` or ``def`` (run in a thread), given a :class:`ContinuousContext`."""
     start_immediately: bool = True
+    """Run as soon as the instance starts; ``False``: the first run is one schedule step later."""
     retry: RetryConfig | None = None
+    """Retries of a failed run, as durable timers; ``None``: one attempt."""
     timeout: Duration = DEFAULT_TIMEOUT
+    """How long one call of ``execute`` may run; an overrun is a failed attempt."""
     local: bool = False
+    """Run the handlers as Temporal local activities (short handlers: ``timeout`` at most 30 s)."""
     pause_on_failure: bool = False
+    """With no attempt left, stop (status ``"stopped"``) until ``resume`` or ``trigger``,
+    instead of going on with the next regular run."""
     catch_up_window: Duration | None = None
+    """A run found more than this late when the instance wakes (after an outage) is skipped,
+    with a ``job.skipped`` event; ``None``: it runs once, late."""
     idempotency_window: Duration = DEFAULT_IDEMPOTENCY_WINDOW
+    """How long the instance remembers an ``idempotency_key``."""
     state_version: int = 1
+    """The version of ``state``'s shape; raise it when the model changes incompatibly."""
     migrate: Migrate | None = None
+    """``migrate(data, from_version)``: older stored state to the current model (required
+    when ``state_version > 1``)."""
 
     def __post_init__(self) -> None:
         _check_model("Continuous", "state", self.state)
@@ -204,19 +220,34 @@ class Debounce(Generic[E, DS]):
     kind: ClassVar[JobKind] = "debounce"
 
     event: Any
+    """The pydantic model of one event, or a union of models (e.g. a discriminated union)."""
     execute: Handler
+    """The flush: given a :class:`DebounceExecuteContext` with the batch's folded state."""
     flush_after: Duration
+    """How long after the batch's first event (``"sliding"``: after its latest) it flushes."""
     state: Any = None
+    """The model of the folded batch; ``None``: the event type (the latest event is the state)."""
     max_events: int | None = None
+    """A batch holding this many events flushes at once; ``None``: no limit."""
     on_event: Handler | None = None
+    """The reducer ``on_event(ctx) -> state``: pure and cheap, it runs inside the workflow."""
     retry: RetryConfig | None = None
+    """Retries of a failed flush; ``None``: one attempt, then a new flush ``flush_after`` later."""
     timeout: Duration = DEFAULT_TIMEOUT
+    """How long one call of ``execute`` may run; an overrun is a failed attempt."""
     local: bool = False
+    """Run the handlers as Temporal local activities (short handlers: ``timeout`` at most 30 s)."""
     window: Literal["fixed", "sliding"] = "fixed"
+    """``"fixed"``: the deadline is set by the first event; ``"sliding"``: each event moves it."""
     max_wait: Duration | None = None
+    """Sliding windows only: the latest a batch flushes after its first event (``>= flush_after``)."""
     idempotency_window: Duration = DEFAULT_IDEMPOTENCY_WINDOW
+    """How long the instance remembers an ``idempotency_key`` (an idle instance lives on for it)."""
     state_version: int = 1
+    """The version of ``state``'s shape; raise it when the model changes incompatibly."""
     migrate: Migrate | None = None
+    """``migrate(data, from_version)``: older stored state to the current model (required
+    when ``state_version > 1``)."""
 
     if TYPE_CHECKING:
         # What type checkers see; at run time the dataclass's own __init__ runs. A model event
@@ -312,17 +343,30 @@ class Task(Generic[S, E]):
     kind: ClassVar[JobKind] = "task"
 
     state: type[S]
+    """The pydantic model of the state; ``None`` until a handler sets it."""
     event: Any
+    """The pydantic model of an event, or a union of models (e.g. a discriminated union)."""
     on_event: Handler
+    """``on_event(event, ctx)``: runs for every ``send``; may set state and the alarm."""
     execute: Handler
+    """``execute(ctx)``: runs when the alarm fires (it is consumed first) and on ``trigger``."""
     on_idle: Handler | None = None
+    """``on_idle(ctx)``: runs after ``on_event`` or ``execute`` leaves no alarm pending."""
     on_error: Handler | None = None
+    """``on_error(error, ctx)``: handles a failed ``on_event``, or ``execute`` after its retries."""
     retry: RetryConfig | None = None
+    """Retries of ``execute`` when the alarm fired; ``None``: one attempt."""
     timeout: Duration = DEFAULT_TIMEOUT
+    """How long one handler call may run; an overrun is a failure."""
     local: bool = False
+    """Run the handlers as Temporal local activities (short handlers: ``timeout`` at most 30 s)."""
     idempotency_window: Duration = DEFAULT_IDEMPOTENCY_WINDOW
+    """How long the instance remembers an ``idempotency_key``."""
     state_version: int = 1
+    """The version of ``state``'s shape; raise it when the model changes incompatibly."""
     migrate: Migrate | None = None
+    """``migrate(data, from_version)``: older stored state to the current model (required
+    when ``state_version > 1``)."""
 
     if TYPE_CHECKING:
         # What type checkers see; at run time the dataclass's own __init__ runs.

@@ -4,10 +4,11 @@ Events come from activities, never from workflow code, so a replayed workflow st
 again. The handler activity emits what a handler did (``job.executed``, ``job.failed``,
 ``job.retry_exhausted``, ``debounce.flushed``, ``task.scheduled``, and ``job.terminated`` by
 ``ctx.terminate()``); the workflow hands the events of its own steps (``job.started``,
-``debounce.started``) to the handler call of the same workflow task, or to a local activity; a client's
-``terminate`` emits ``job.terminated`` in the client's process once Temporal has done it.
-Activities are at least once, so a worker lost mid-activity can repeat an event.
-``jobs.http_sink.HttpEventSink`` posts them to an HTTP endpoint.
+``debounce.started``, ``job.skipped`` for a run a ``catch_up_window`` skipped, and ``job.failed``
+for a fire-and-forget call it refused) to the handler call of the same workflow task, or to a
+local activity; a client's ``terminate`` emits ``job.terminated`` in the client's process once
+Temporal has done it. Activities are at least once, so a worker lost mid-activity can repeat an
+event. :class:`durable_jobs.http_sink.HttpEventSink` posts them to an HTTP endpoint.
 """
 
 from __future__ import annotations

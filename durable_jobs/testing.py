@@ -120,7 +120,7 @@ class _RecordStarts(OutboundInterceptor):
 
 
 class JobsTestEnvironment:
-    """A Temporal server, a worker for ``jobs`` and a :class:`~client.JobsClient` for them.
+    """A Temporal server, a worker for ``jobs`` and a :class:`~durable_jobs.JobsClient` for them.
 
     An environment that started its own server (:meth:`start_time_skipping`,
     :meth:`start_local`) stops it on shutdown, and every instance with it. One that was attached

@@ -1,4 +1,4 @@
-"""The client of durable jobs: ``from client import JobsClient``."""
+"""The client of durable jobs: ``from durable_jobs import JobsClient`` (the handles and results too)."""
 
 from durable_jobs.client.continuous import ContinuousHandle
 from durable_jobs.client.debounce import DebounceHandle

@@ -38,7 +38,12 @@ DEFAULT_WORKER_PATIENCE = timedelta(seconds=5)
 
 
 class JobsClient:
-    """Typed access to the job instances of a :class:`~jobs.DurableJobs` registry."""
+    """Typed access to the job instances of a :class:`~durable_jobs.DurableJobs` registry.
+
+    Build it with :meth:`connect` (or :meth:`from_client` on a ``temporalio`` client you have),
+    then take a handle per job: :meth:`continuous`, :meth:`debounce`, :meth:`task`. One client
+    serves the whole application; its handles are cheap to make.
+    """
 
     def __init__(
         self,
