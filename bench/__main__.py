@@ -10,8 +10,9 @@ library; ``baseline``: ``bench/baseline``) a fresh worker process and a load pro
 Groups (``--only``): ``debounce`` (add to 1,000 new keys, again to the same keys, 1,000 adds
 to one hot key; history events per add; worker memory per live instance), ``task`` (send to
 1,000 new keys, again to the same keys; then 1,000 alarms falling due at 25/s and their
-lateness; history events per send and per alarm; memory), ``continuous`` (start 1,000, then
-``status`` and ``get_state`` of each; memory), ``ticks`` (100 instances ``every`` 5 s, 10 runs
+lateness; history events per send and per alarm; memory; 500 sends to one hot key, 8 in
+flight), ``continuous`` (start 1,000, then ``status`` and ``get_state`` of each; memory; 500
+triggers of one instance, 8 in flight), ``ticks`` (100 instances ``every`` 5 s, 10 runs
 each: lateness of each run; history events per run). ``--scale`` multiplies the counts, not
 the rates. Everything else is in ``bench/load.py``.
 """
@@ -208,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
                 "concurrency": load.CONCURRENCY,
                 "hot_adds": load.HOT_ADDS,
                 "hot_concurrency": load.HOT_CONCURRENCY,
+                "hot_calls": load.HOT_CALLS,
                 "alarm_rate_per_s": load.ALARM_RATE,
                 "tickers": load.TICKERS,
                 "ticks_per_ticker": load.TICKS,

@@ -41,6 +41,11 @@ HOT_ADDS = 1_000
 HOT_CONCURRENCY = 8
 """One hot key: the library's client keeps 8 updates in flight per instance; so does the load."""
 
+HOT_CALLS = 500
+"""Waiting Task sends to one key, and triggers of one Continuous instance, at ``HOT_CONCURRENCY``.
+
+Each runs a handler, so a hot key runs at the rate of handler activities, not of updates."""
+
 ALARM_RATE = 25.0
 """Task alarms fall due at this rate (per second), one after another, at every scale."""
 
@@ -313,6 +318,36 @@ class Load:
             value=round((sum(second) - sum(first)) / len(sample), 2),
             n=len(sample),
         )
+        hot, sends = f"hot-{self.tag}", self.count(HOT_CALLS)
+        await side.task_send(hot, None)
+        await self.quiet()
+        before = await self.all_runs_events("task", hot)
+        await self.throughput(
+            "task_send_hot",
+            "task send, one hot key (c=8)",
+            lambda i: side.task_send(hot, None),
+            sends,
+            HOT_CONCURRENCY,
+        )
+        await self.quiet()
+        self.add(
+            "history_per_hot_send",
+            "history events per send (hot key)",
+            "value",
+            unit="events/op",
+            value=round((await self.all_runs_events("task", hot) - before) / sends, 2),
+            n=sends,
+        )
+        if self.side_name == "durable":  # a lever of the library's, with no baseline of its own
+            local = f"hot-local-{self.tag}"
+            await side.task_send(local, None, local=True)
+            await self.throughput(
+                "task_send_hot_local",
+                "task send, one hot key, local=True (c=8)",
+                lambda i: side.task_send(local, None, local=True),
+                sends,
+                HOT_CONCURRENCY,
+            )
         await self._alarms(keys, sample, rate)
         await self.memory("memory_task", "worker memory per live task instance", before_kb, n)
 
@@ -421,6 +456,14 @@ class Load:
         )
         await self.memory(
             "memory_continuous", "worker memory per live continuous instance", before_kb, n
+        )
+        hot, triggers = keys[0], self.count(HOT_CALLS)
+        await self.throughput(
+            "continuous_trigger_hot",
+            "continuous trigger, one instance (c=8)",
+            lambda i: side.continuous_trigger("continuous", hot),
+            triggers,
+            HOT_CONCURRENCY,
         )
 
     async def ticks(self) -> None:

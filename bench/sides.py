@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
@@ -46,10 +46,11 @@ class Side(Protocol):
 
     def workflow_id(self, kind: Kind, key: str) -> str: ...
     async def debounce_add(self, key: str, n: int) -> None: ...
-    async def task_send(self, key: str, due_at: float | None) -> None: ...
+    async def task_send(self, key: str, due_at: float | None, local: bool = False) -> None: ...
     async def task_alarm(self, key: str) -> AlarmView: ...
     async def continuous_start(self, kind: Kind, key: str) -> None: ...
     async def continuous_status(self, kind: Kind, key: str) -> None: ...
+    async def continuous_trigger(self, kind: Kind, key: str) -> None: ...
     async def continuous_ticks(self, kind: Kind, key: str) -> TicksView: ...
 
 
@@ -65,6 +66,7 @@ class DurableSide:
         self._jobs = JobsClient.from_client(client, bench_jobs.jobs, task_queue=task_queue)
         self._batcher = self._jobs.debounce("batcher")
         self._alarm = self._jobs.task("alarm")
+        self._alarm_local = self._jobs.task("alarm_local")
 
     def _job(self, kind: Kind) -> str:
         return {"debounce": "batcher", "task": "alarm", "continuous": "hourly"}.get(kind, kind)
@@ -76,8 +78,9 @@ class DurableSide:
     async def debounce_add(self, key: str, n: int) -> None:
         await self._batcher.add(id=key, event=bench_jobs.Event(n=n))
 
-    async def task_send(self, key: str, due_at: float | None) -> None:
-        await self._alarm.send(id=key, event=bench_jobs.Arm(due_at=due_at))
+    async def task_send(self, key: str, due_at: float | None, local: bool = False) -> None:
+        task = self._alarm_local if local else self._alarm
+        await task.send(id=key, event=bench_jobs.Arm(due_at=due_at))
 
     async def task_alarm(self, key: str) -> AlarmView:
         state = (await self._alarm.get_state(key)).state
@@ -91,6 +94,10 @@ class DurableSide:
     async def continuous_status(self, kind: Kind, key: str) -> None:
         status = await self._jobs.continuous(self._job(kind)).status(key)
         assert status.status == "running", (key, status)
+
+    async def continuous_trigger(self, kind: Kind, key: str) -> None:
+        result = await self._jobs.continuous(self._job(kind)).trigger(key)
+        assert result.triggered and result.succeeded, (key, result)
 
     async def continuous_ticks(self, kind: Kind, key: str) -> TicksView:
         state = (await self._jobs.continuous(self._job(kind)).get_state(key)).state
@@ -109,7 +116,9 @@ class BaselineSide:
         stem = "continuous" if kind == "ticker" else kind
         return f"baseline-{stem}:{key}"
 
-    def _start(self, run: object, arg: object, kind: Kind, key: str) -> WithStartWorkflowOperation:
+    def _start(
+        self, run: object, arg: object, kind: Kind, key: str
+    ) -> WithStartWorkflowOperation[Any, Any]:
         return WithStartWorkflowOperation(
             run,  # type: ignore[arg-type]
             arg,
@@ -129,7 +138,8 @@ class BaselineSide:
             ),
         )
 
-    async def task_send(self, key: str, due_at: float | None) -> None:
+    async def task_send(self, key: str, due_at: float | None, local: bool = False) -> None:
+        assert not local, "the baseline has one way to run on_event: an activity"
         token = uuid.uuid4().hex
         await self.client.execute_update_with_start_workflow(
             TaskBaseline.send,
@@ -160,6 +170,12 @@ class BaselineSide:
         )
         status = await handle.query(ContinuousBaseline.status)
         assert status.status == "running", (key, status)
+
+    async def continuous_trigger(self, kind: Kind, key: str) -> None:
+        handle = self.client.get_workflow_handle_for(
+            ContinuousBaseline.run, self.workflow_id(kind, key)
+        )
+        await handle.execute_update(ContinuousBaseline.trigger)
 
     async def continuous_ticks(self, kind: Kind, key: str) -> TicksView:
         handle = self.client.get_workflow_handle_for(

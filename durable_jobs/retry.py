@@ -5,8 +5,6 @@ These are pure values: the workflows compute the wait before attempt ``n + 1`` w
 durable timers and replay identically.
 """
 
-from __future__ import annotations
-
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,12 +29,14 @@ class Backoff:
     max_ms: int | None = None
 
     @classmethod
-    def constant(cls, delay: Duration) -> Backoff:
+    def constant(cls, delay: Duration) -> "Backoff":
         """Wait ``delay`` after every failed attempt."""
         return cls(kind="constant", base_ms=_ms(delay, "Backoff.constant(delay)"))
 
     @classmethod
-    def linear(cls, initial: Duration, increment: Duration, max: Duration | None = None) -> Backoff:
+    def linear(
+        cls, initial: Duration, increment: Duration, max: Duration | None = None
+    ) -> "Backoff":
         """Wait ``initial`` after attempt 1, then ``increment`` more after each further attempt."""
         return cls(
             kind="linear",
@@ -46,7 +46,9 @@ class Backoff:
         )
 
     @classmethod
-    def exponential(cls, base: Duration, factor: float = 2, max: Duration | None = None) -> Backoff:
+    def exponential(
+        cls, base: Duration, factor: float = 2, max: Duration | None = None
+    ) -> "Backoff":
         """Wait ``base * factor ** (n - 1)`` after attempt ``n``, capped at ``max``."""
         if (
             isinstance(factor, bool)
@@ -78,7 +80,7 @@ class Backoff:
         return int(min(delay, float(timedelta.max // timedelta(milliseconds=1) // 2)))
 
 
-def _default_backoff() -> Backoff:
+def _default_backoff() -> "Backoff":
     return Backoff.exponential("1 second", factor=2, max="30 seconds")
 
 
@@ -118,7 +120,7 @@ class RetryConfig:
             object.__setattr__(self, "max_duration", duration)
 
     @property
-    def backoff(self) -> Backoff:
+    def backoff(self) -> "Backoff":
         """The delay rule (the default exponential one when none was given)."""
         assert self.delay is not None
         return self.delay
@@ -134,7 +136,7 @@ class RetryPlan:
     max_duration_ms: int | None
 
     @classmethod
-    def of(cls, config: RetryConfig | None) -> RetryPlan:
+    def of(cls, config: RetryConfig | None) -> "RetryPlan":
         """The plan for ``config``; ``None`` means a single attempt."""
         if config is None:
             return cls(

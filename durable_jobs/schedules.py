@@ -4,8 +4,6 @@ A :class:`Schedule` is a small frozen value that travels inside the workflow's i
 run time is computed by a pure function of the schedule and the workflow's clock.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal

@@ -2,11 +2,13 @@
 
 ``start`` is an update-with-start that answers whether this call created the instance. The
 schedule is a fixed delay, as the library's ``every``: the next run is due ``interval_s``
-after the previous one finished.
+after the previous one finished. ``trigger`` is an update that runs ``execute`` now and answers
+once it ran; a lock keeps runs one at a time, as a hand-written entity workflow would.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -71,20 +73,31 @@ class ContinuousBaseline:
         self._input = input
         self._state = input.state
         self._next_run_at: float | None = workflow.now().timestamp()
+        self._lock = asyncio.Lock()
 
     @workflow.run
     async def run(self, input: ContinuousInput) -> None:
         """Run at once, then every ``interval_s``; continue as new when Temporal suggests it."""
         while True:
             self._next_run_at = None
-            self._state = await workflow.execute_activity(
-                tick, self._state, start_to_close_timeout=timedelta(minutes=1)
-            )
+            await self._run_once()
             self._next_run_at = workflow.now().timestamp() + self._state.interval_s
             await workflow.sleep(self._state.interval_s)
             if workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(ContinuousInput(self._state))
+
+    async def _run_once(self) -> None:
+        async with self._lock:
+            self._state = await workflow.execute_activity(
+                tick, self._state, start_to_close_timeout=timedelta(minutes=1)
+            )
+
+    @workflow.update
+    async def trigger(self) -> int:
+        """Run ``execute`` now; answer the run count once it ran."""
+        await self._run_once()
+        return self._state.runs
 
     @workflow.update
     def start(self, start_token: str) -> StartReply:

@@ -136,10 +136,12 @@ def _report(call: HandlerCall, step: HandlerStep, outcome: StepOutcome) -> None:
 async def _heartbeat_forever() -> None:
     """Heartbeat while the handlers run: lets Temporal notice a lost worker and deliver cancels.
 
-    A local activity cannot heartbeat (its workflow task notices a lost worker).
+    A local activity cannot heartbeat (its workflow task notices a lost worker). The first
+    heartbeat waits a quarter of the timeout, which Temporal counts from the start: a short
+    handler call then costs the server no heartbeat request at all.
     """
     if activity.info().is_local:
         return
     while True:
-        activity.heartbeat()
         await asyncio.sleep(_HEARTBEAT_EVERY.total_seconds())
+        activity.heartbeat()

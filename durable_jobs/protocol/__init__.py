@@ -3,9 +3,11 @@
 Everything that crosses a process or sandbox boundary (client to workflow, workflow to
 activity, one run to the next) is a plain dataclass in this package, so the sandbox passes it
 through and Temporal's default data converter carries it.
-"""
 
-from __future__ import annotations
+These modules keep evaluated annotations (no ``from __future__ import annotations``):
+temporalio resolves a dataclass's type hints on every conversion, and string annotations made
+decoding a handler call about 3.5 times slower (``tests/unit/test_protocol.py`` guards it).
+"""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta

@@ -7,8 +7,6 @@ each on the state the previous one left, each committed or failed on its own. Us
 travels as JSON-ready data: the workflows never import user models.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal

@@ -1,7 +1,5 @@
 """The Continuous workflow's wire types: its input, record, requests, replies and views."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal

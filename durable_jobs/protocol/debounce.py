@@ -1,7 +1,5 @@
 """The Debounce workflow's wire types: its input, record, requests, replies and views."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -57,6 +55,8 @@ class DebounceRecord:
     attempt: int = 1
     first_attempt_at: datetime | None = None
     last_error: LastError | None = None
+    flush_count: int = 0
+    """Batches this instance delivered; the next flush is number ``flush_count + 1``."""
 
 
 @dataclass

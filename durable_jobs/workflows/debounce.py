@@ -524,6 +524,7 @@ class DebounceJobWorkflow(EntityEngine):
             user_id=self._record.user_id,
             state_version=self._record.state_version,
             last_error=last_error,
+            flush_count=self._record.flush_count,
         )
         self._typed, self._typed_known, self._size_full = None, True, False
         self._measured_bytes = self._unmeasured_bytes = 0
@@ -549,6 +550,7 @@ class DebounceJobWorkflow(EntityEngine):
                         HandlerStep(
                             "flush",
                             attempt=record.attempt,
+                            run_count=record.flush_count + 1,
                             will_retry=record.attempt < spec.retry.max_attempts,
                         )
                     ],
@@ -567,6 +569,7 @@ class DebounceJobWorkflow(EntityEngine):
             self._finish()
             return None
         if step.ok:
+            record.flush_count += 1
             self._new_batch()
             self._idle_after_flush = True
         else:

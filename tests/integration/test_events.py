@@ -97,6 +97,8 @@ async def test_debounce_emits_started_for_the_instance_and_each_batch(
         "job.executed": 2,
         "debounce.flushed": 2,
     }
+    executed = [e for e in events if e.instance_id == instance and e.name == "job.executed"]
+    assert [e.fields["run_count"] for e in executed] == [1, 1]  # each instance's first flush
     started = [e for e in events if e.instance_id == instance and e.name == "debounce.started"]
     assert [e.fields["will_flush_at"] for e in started] == [
         first.will_flush_at.isoformat() if first.will_flush_at else None,
