@@ -117,7 +117,9 @@ jobs = DurableJobs(
     ),
     alarm=Task(state=Alarm, event=Arm, on_event=arm, execute=fire),
     # The same job with its handlers as local activities: what ``local=True`` gives a hot key.
-    alarm_local=Task(state=Alarm, event=Arm, on_event=arm, execute=fire, local=True),
+    alarm_local=Task(
+        state=Alarm, event=Arm, on_event=arm, execute=fire, local=True, timeout="10 seconds"
+    ),
     hourly=Continuous(state=Ticks, schedule=every("1 hour"), execute=tick),
     ticker=Continuous(state=Ticks, schedule=every(f"{TICK_EVERY_SECONDS} seconds"), execute=tick),
 )

@@ -279,9 +279,57 @@ class Load:
             value=round(events / (adds + 1), 2),
             n=adds + 1,
         )
+        if self.side_name == "durable":
+            await self._key_cost(hot, adds)
         await self.memory(
             "memory_debounce", "worker memory per live debounce instance", before_kb, n + 1
         )
+
+    async def _key_cost(self, plain: str, adds: int) -> None:
+        """What remembering idempotency keys costs: the hot-key pass again, each add keyed.
+
+        Rows: the rate and latency (against the baseline's hot key), history events per add,
+        and what the run that continued as new last carried (remembered answers, bytes).
+        """
+        side, keyed = self.side, f"hot-keyed-{self.tag}"
+        await side.debounce_add(keyed, 0, idempotency_key=f"{keyed}-first")
+        await self.throughput(
+            "debounce_add_hot_keyed",
+            "debounce add, one hot key, every add keyed (c=8)",
+            lambda i: side.debounce_add(keyed, i, idempotency_key=f"{keyed}-{i}"),
+            adds,
+            HOT_CONCURRENCY,
+        )
+        events = await self.all_runs_events("debounce", keyed)
+        self.add(
+            "history_per_keyed_add",
+            "history events per keyed add (hot key)",
+            "value",
+            unit="events/op",
+            value=round(events / (adds + 1), 2),
+            n=adds + 1,
+        )
+        for key, label in ((plain, "unkeyed"), (keyed, "keyed")):
+            size, answers, keys = await self.carried_answers("debounce", key)
+            self.add(
+                f"carried_{label}",
+                f"continue-as-new input after the {label} pass",
+                "value",
+                unit="bytes",
+                value=size,
+                answers=answers,
+                keys=keys,
+                bytes_per_answer=round(size / answers) if answers else None,
+            )
+
+    async def carried_answers(self, kind: Kind, key: str) -> tuple[int, int, int]:
+        """The current run's input: its size, the answers it carried, how many were keyed."""
+        history = await self.side.client.get_workflow_handle(
+            self.side.workflow_id(kind, key)
+        ).fetch_history()
+        payload = history.events[0].workflow_execution_started_event_attributes.input.payloads[0]
+        answers = json.loads(payload.data).get("answers", [])
+        return payload.ByteSize(), len(answers), sum(1 for a in answers if a.get("user_key"))
 
     async def task(self) -> None:
         side = self.side

@@ -66,7 +66,11 @@ TARGETS: dict[str, Target] = {
 }
 
 
-BASELINE_OF = {"task_send_hot_local": "task_send_hot"}
+BASELINE_OF = {
+    "task_send_hot_local": "task_send_hot",
+    "debounce_add_hot_keyed": "debounce_add_hot",
+    "history_per_keyed_add": "history_per_add",
+}
 """Library-only rows and the baseline row they are compared with (the baseline has no lever)."""
 
 

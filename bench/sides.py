@@ -45,7 +45,7 @@ class Side(Protocol):
     client: Client
 
     def workflow_id(self, kind: Kind, key: str) -> str: ...
-    async def debounce_add(self, key: str, n: int) -> None: ...
+    async def debounce_add(self, key: str, n: int, idempotency_key: str | None = None) -> None: ...
     async def task_send(self, key: str, due_at: float | None, local: bool = False) -> None: ...
     async def task_alarm(self, key: str) -> AlarmView: ...
     async def continuous_start(self, kind: Kind, key: str) -> None: ...
@@ -75,8 +75,10 @@ class DurableSide:
         stem = "continuous" if kind == "ticker" else kind
         return f"{stem}:{self._job(kind)}:{key}"
 
-    async def debounce_add(self, key: str, n: int) -> None:
-        await self._batcher.add(id=key, event=bench_jobs.Event(n=n))
+    async def debounce_add(self, key: str, n: int, idempotency_key: str | None = None) -> None:
+        await self._batcher.add(
+            id=key, event=bench_jobs.Event(n=n), idempotency_key=idempotency_key
+        )
 
     async def task_send(self, key: str, due_at: float | None, local: bool = False) -> None:
         task = self._alarm_local if local else self._alarm
@@ -127,7 +129,8 @@ class BaselineSide:
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
 
-    async def debounce_add(self, key: str, n: int) -> None:
+    async def debounce_add(self, key: str, n: int, idempotency_key: str | None = None) -> None:
+        assert idempotency_key is None, "the baseline has no idempotency keys"
         token = uuid.uuid4().hex
         flush_after = 3600.0
         await self.client.execute_update_with_start_workflow(

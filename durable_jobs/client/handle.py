@@ -289,23 +289,39 @@ class JobHandle(Generic[D]):
     async def _status(self, id: str, view_type: type[Any], result_type: type[R]) -> R:
         """``status``: the workflow's answer (its memo summary without a worker), or not found.
 
-        A description of the workflow is read beside the query: an instance whose workflow
-        task keeps failing says so in ``problem``, however healthy its last answer looks.
+        A healthy instance costs one query. Only when no worker answers (none polls, or the
+        instance's workflow task keeps failing, which Temporal answers ``FAILED_PRECONDITION``
+        to) is the workflow described: for its memo summary and the ``problem``.
         """
         workflow_id = self.instance_id(id)
-        described = asyncio.ensure_future(self._describe(workflow_id))
         try:
-            found = await self._status_view(workflow_id, view_type, described)
-        except BaseException:
-            described.cancel()
-            raise
-        if found is None:
-            described.cancel()
+            view = await self._query_open(workflow_id, "status", view_type)
+        except WorkerUnavailableError as no_worker:
+            return await self._status_without_worker(workflow_id, view_type, result_type, no_worker)
+        if view is None:
             return result_type.model_validate({"status": "not_found"})
-        view, as_of = found
-        description = await described
-        problem = None if description is None else await self._problem(description)
+        return result_type.model_validate(view, from_attributes=True)
+
+    async def _status_without_worker(
+        self,
+        workflow_id: str,
+        view_type: type[Any],
+        result_type: type[R],
+        no_worker: WorkerUnavailableError,
+    ) -> R:
+        """The memo summary, stamped with when the workflow wrote it, and the ``problem``."""
+        description = await self._describe(workflow_id)
+        if description is None or description.status != WorkflowExecutionStatus.RUNNING:
+            return result_type.model_validate({"status": "not_found"})
+        try:
+            view = await description.memo_value(STATUS_MEMO, None, type_hint=view_type)
+            as_of = await description.memo_value(STATUS_AS_OF_MEMO, None, type_hint=datetime)
+        except KeyError as err:
+            raise translate(err, address=self._address) from err
+        if view is None:
+            raise no_worker
         result = result_type.model_validate(view, from_attributes=True)
+        problem = await self._problem(description)
         return result.model_copy(update={"as_of": as_of, "problem": problem})
 
     async def _describe(self, workflow_id: str) -> WorkflowExecutionDescription | None:
@@ -315,37 +331,6 @@ class JobHandle(Generic[D]):
             if is_gone(err):
                 return None
             raise translate(err, address=self._address) from err
-
-    async def _status_view(
-        self,
-        workflow_id: str,
-        view_type: type[T],
-        described: Awaitable[WorkflowExecutionDescription | None],
-    ) -> tuple[T, datetime | None] | None:
-        """The ``status`` query's answer and ``None``; ``None`` when the instance does not exist.
-
-        With no worker answering, the summary the workflow keeps in its memo and the time it was
-        written instead (see ``StatusResult.as_of``).
-        """
-        try:
-            view: T | None = await self._query_open(workflow_id, "status", view_type)
-        except WorkerUnavailableError as no_worker:
-            description = await described
-            if description is None or description.status != WorkflowExecutionStatus.RUNNING:
-                return None
-            try:
-                memo_view: T | None = await description.memo_value(
-                    STATUS_MEMO, None, type_hint=view_type
-                )
-                as_of: datetime | None = await description.memo_value(
-                    STATUS_AS_OF_MEMO, None, type_hint=datetime
-                )
-            except KeyError as err:
-                raise translate(err, address=self._address) from err
-            if memo_view is None:
-                raise no_worker
-            return memo_view, as_of
-        return None if view is None else (view, None)
 
     async def _problem(self, description: WorkflowExecutionDescription) -> ProblemInfo | None:
         """The last workflow task failure, when the instance's workflow task keeps failing."""

@@ -479,10 +479,11 @@ class EntityEngine:
         """True when the memo summary should be written again.
 
         At once when the status or the last error changed, or when there is a next time and the
-        summary shows none ahead (none, or one that has passed). Any other change (counts, an
-        alarm moved later) waits for one of those, or for ``SUMMARY_INTERVAL`` after the last
-        write: writing the memo makes the server rewrite the visibility record, and once per
-        call it made an ``add`` to an idle Debounce key 50% slower on the dev server.
+        summary shows none ahead (none, or one that has passed, when the next is at least
+        ``SUMMARY_INTERVAL`` away). Any other change (counts, an alarm moved later, the next
+        run of a frequent schedule) waits for one of those, or for ``SUMMARY_INTERVAL`` after
+        the last write: writing the memo makes the server rewrite the visibility record, and
+        once per call it made an ``add`` to an idle Debounce key 50% slower on the dev server.
         """
         view, published = self._status_view(), self._published_view
         if view == published:
@@ -495,8 +496,13 @@ class EntityEngine:
         ):
             return True
         shown, next_time = _next_time(published), _next_time(view)
-        if next_time is not None and (shown is None or shown <= now):
-            return True  # the summary shows no time ahead, and there is one
+        # The summary shows no time ahead, and there is one: at once, unless the next time is
+        # under SUMMARY_INTERVAL away (an `every("5 seconds")` job would write its memo, one
+        # more history event and a visibility update, after every run).
+        if next_time is not None and (
+            shown is None or (shown <= now and next_time - now >= SUMMARY_INTERVAL)
+        ):
+            return True
         return now - self._published_at >= SUMMARY_INTERVAL
 
     async def _keep_summary_current(self) -> None:
