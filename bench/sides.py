@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
@@ -109,7 +109,9 @@ class BaselineSide:
         stem = "continuous" if kind == "ticker" else kind
         return f"baseline-{stem}:{key}"
 
-    def _start(self, run: object, arg: object, kind: Kind, key: str) -> WithStartWorkflowOperation:
+    def _start(
+        self, run: object, arg: object, kind: Kind, key: str
+    ) -> WithStartWorkflowOperation[Any, Any]:
         return WithStartWorkflowOperation(
             run,  # type: ignore[arg-type]
             arg,
