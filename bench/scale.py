@@ -20,7 +20,9 @@ worker process only. At each count N:
 2. ``workers=2``: a second, fresh worker process starts on the same task queue and the same is
    measured on a disjoint set of M instances; the second worker is stopped before the
    population grows again (later measured sets avoid the instances it may have run, whose
-   sticky queue is gone).
+   sticky queue is gone). This is what adding a worker to a loaded one buys: instances the
+   first worker ran stay on its sticky queue, evicted or not, so the second one gets only what
+   reaches the shared queue (in the full run it used no CPU at all; ``worker_cpu_s_each``).
 
 Measured sets are re-armed far afterwards, so every instance holds a timer again. Per
 (N, workers) it reports alarm lateness, the workers' RSS and its growth per live instance
@@ -33,7 +35,8 @@ order). The worker keeps ``bench/worker_process.py``'s default ``max_cached_work
 (10,000), so the eviction and replay cost beyond the cache is part of the numbers.
 
 Prints a markdown table and where one worker's alarm lateness p99 first reaches 1 s, and
-writes JSON.
+writes JSON. ``lateness_max_ms_by_second`` shows whether late alarms came in one burst (a
+stall: a CPython full collection of a worker holding 10,000 workflows takes over a second).
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ from bench.worker_process import MAX_CACHED_WORKFLOWS
 from durable_jobs._servers import dev_server_path
 from durable_jobs.client import JobsClient
 from durable_jobs.client.task import TaskHandle
+from durable_jobs.errors import WorkerUnavailableError
 
 RESULTS = Path(__file__).parent / "scale-results.json"
 
@@ -130,6 +134,16 @@ def percentiles(values: list[float]) -> dict[str, float | None]:
     }
 
 
+def by_second(points: list[tuple[float, float]]) -> list[int | None]:
+    """The worst lateness (ms) among alarms due in each second of the window: stalls show."""
+    worst: dict[int, float] = {}
+    for offset, lateness in points:
+        second = int(offset)
+        worst[second] = max(worst.get(second, lateness), lateness)
+    seconds = range(max(worst, default=-1) + 1)
+    return [round(worst[s] * 1000) if s in worst else None for s in seconds]
+
+
 def spread(n: int, m: int, phase: float, avoid: set[int]) -> list[int]:
     """``m`` indices spread evenly over ``range(n)``, at ``phase`` of a stride, none in ``avoid``."""
     stride = n / m
@@ -173,6 +187,8 @@ class Scale:
         self.second_touched: set[int] = set()
         """Population instances the second worker may have run (its sticky queue is gone)."""
         self.arm_rate = FIRST_ARM_RATE
+        self.busy_queries = 0
+        """Queries that timed out (``WorkerUnavailableError``) behind a backlog and were retried."""
         self.rows: list[dict[str, Any]] = []
         self.growth: list[dict[str, Any]] = []
         self.warnings: list[str] = []
@@ -274,12 +290,22 @@ class Scale:
         return wall, latencies, errors
 
     async def _all_exist(self) -> bool:
-        return await self.alarm.count() >= self.live
+        try:
+            return await self.alarm.count() >= self.live
+        except Exception as err:  # visibility can lag or time out under load: poll again
+            log(f"  count: {type(err).__name__}: {err}")
+            return False
 
     async def _armed(self, keys: list[str]) -> bool:
-        """Each key's instance has run its event: state with an alarm."""
+        """Each key's instance has run its event: state with an alarm (not yet if it is busy)."""
         for key in keys:
-            state = (await self.alarm.get_state(key)).state
+            try:
+                state = (await self.alarm.get_state(key)).state
+            except WorkerUnavailableError:
+                # A query waits behind the instance's queued workflow tasks; under a backlog
+                # that is longer than the client's worker_patience, though a worker polls.
+                self.busy_queries += 1
+                return False
             if state is None or state.due_at is None:
                 return False
         return True
@@ -405,6 +431,10 @@ class Scale:
             "first_error": errors[0] if errors else None,
             "replayed_estimate": replayed,
             "lateness": percentiles(lateness),
+            "lateness_max_ms_by_second": by_second(
+                [(due[j] - first_due, fired[k] - due[j]) for j, k in enumerate(keys) if k in fired]
+            ),
+            "loadavg_1m": round(os.getloadavg()[0], 2),
             "arm": {
                 "per_s": round(m / arm_wall, 1),
                 **{k: v for k, v in percentiles(arm_latencies).items() if k != "max_ms"},
@@ -441,6 +471,7 @@ class Scale:
         )
         if rearm_errors:
             self.warn(f"{len(rearm_errors)} re-arms failed: {rearm_errors[0]}")
+        await self.quiet(120, "re-arming far")
         await self.until(lambda: self._armed(keys[-5:]), 60, "re-arming far", every=1.0)
         await self.quiet(60, "re-arming far")
         return row
@@ -465,8 +496,10 @@ class Scale:
             async def one(key: str) -> None:
                 try:
                     state = (await self.alarm.get_state(key)).state
-                except Exception as err:
-                    self.warn(f"get_state {key}: {type(err).__name__}: {err}")
+                except Exception as err:  # read again on the next round
+                    self.busy_queries += 1
+                    if not isinstance(err, WorkerUnavailableError):
+                        self.warn(f"get_state {key}: {type(err).__name__}: {err}")
                     return
                 if (
                     state is not None
@@ -563,6 +596,7 @@ async def run(counts: list[int], worker_counts: list[int], logs: Path) -> dict[s
             "rows": scale.rows,
             "growth": scale.growth,
             "warnings": scale.warnings,
+            "busy_queries": scale.busy_queries,
             "worker1_rss_fresh_kb": fresh_kb,
             "worker1_rss_baseline_kb": scale.baseline_kb.get(first.pid),
             "live": scale.live,
@@ -632,6 +666,11 @@ def main(argv: list[str] | None = None) -> int:
         f"\n{result['live']:,} live instances at the end; {elapsed:.0f} s; load average "
         f"{load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after; results in {args.out}"
     )
+    if result["busy_queries"]:
+        print(
+            f"\n{result['busy_queries']} get_state calls raised WorkerUnavailableError behind "
+            "a backlog (a worker was polling) and were retried"
+        )
     if result["warnings"]:
         print("\nwarnings:\n" + "\n".join(f"- {w}" for w in result["warnings"]))
     if args.keep_logs:
