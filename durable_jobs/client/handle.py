@@ -47,6 +47,7 @@ from durable_jobs._models import json_size, to_data, type_name
 from durable_jobs._naming import JobKind, check_user_id, instance_id
 from durable_jobs._state import StoredStateError, load_state
 from durable_jobs.client._in_flight import InFlightLimit
+from durable_jobs.client._running import RunningInstances
 from durable_jobs.client._search_attributes import JobSearchAttributes
 from durable_jobs.client._temporal_errors import is_gone, translate
 from durable_jobs.client.results import (
@@ -107,10 +108,12 @@ class JobHandle(Generic[D]):
         definition: D,
         address: str,
         in_flight: InFlightLimit,
+        running: RunningInstances,
         search_attributes: JobSearchAttributes,
         worker_patience: timedelta,
     ) -> None:
         self._in_flight = in_flight
+        self._running = running
         self._search_attributes = search_attributes
         self._worker_patience = worker_patience
         self._client = temporal_client
@@ -226,8 +229,9 @@ class JobHandle(Generic[D]):
                 with contextlib.suppress(BaseException):
                     await running
 
-    async def _worker_polls(self) -> bool:
-        """True when some worker has polled the task queue lately (or the server cannot say)."""
+    async def _worker_polls(self, *, unknown: bool = True) -> bool:
+        """True when some worker has polled the task queue lately; ``unknown`` when the server
+        cannot say (a waiting call goes on waiting then; a query gives up)."""
         try:
             response = await self._client.workflow_service.describe_task_queue(
                 DescribeTaskQueueRequest(
@@ -237,7 +241,7 @@ class JobHandle(Generic[D]):
                 )
             )
         except RPCError:
-            return True
+            return unknown
         return bool(response.pollers)
 
     # --- queries and status -------------------------------------------------------------
@@ -255,22 +259,31 @@ class JobHandle(Generic[D]):
     async def _query_open(self, workflow_id: str, query: str, result_type: Any) -> Any:
         """The query's answer, or ``None`` when the instance's workflow is not running.
 
-        Raises :class:`WorkerUnavailableError` when no worker answers within the client's
-        ``worker_patience``: without one, Temporal holds a query until its RPC times out.
+        Raises :class:`WorkerUnavailableError` when no answer came within the client's
+        ``worker_patience`` and no worker polls the task queue: without one, Temporal holds a
+        query until its RPC times out. While a worker polls, a busy instance (a backlog of
+        calls ahead of the query) is waited for, as waiting calls are.
         """
-        try:
-            return await asyncio.wait_for(
-                self._handle(workflow_id).query(
-                    query, result_type=result_type, reject_condition=QueryRejectCondition.NOT_OPEN
-                ),
-                self._worker_patience.total_seconds(),
+        answer = asyncio.ensure_future(
+            self._handle(workflow_id).query(
+                query, result_type=result_type, reject_condition=QueryRejectCondition.NOT_OPEN
             )
-        except TimeoutError:
-            raise WorkerUnavailableError(
-                f"{self.kind} job {self._name!r} instance {workflow_id!r}: {query!r} needs a "
-                f"worker polling task queue {self._task_queue!r}, and none answered within "
-                f"{self._worker_patience.total_seconds():g} s"
-            ) from None
+        )
+        try:
+            while True:
+                done, _ = await asyncio.wait(
+                    {answer}, timeout=self._worker_patience.total_seconds()
+                )
+                if done:
+                    return answer.result()
+                if not await self._worker_polls(unknown=False):
+                    raise WorkerUnavailableError(
+                        f"{self.kind} job {self._name!r} instance {workflow_id!r}: {query!r} "
+                        f"needs a worker polling task queue {self._task_queue!r}, and none "
+                        f"answered within {self._worker_patience.total_seconds():g} s"
+                    )
+        except WorkerUnavailableError:
+            raise
         except RPCError as err:
             if err.status == RPCStatusCode.FAILED_PRECONDITION:
                 # "Workflow Task in failed state": no worker can answer for the instance now.
@@ -285,6 +298,8 @@ class JobHandle(Generic[D]):
             if is_gone(err):
                 return None
             raise translate(err, address=self._address) from err
+        finally:
+            answer.cancel()
 
     async def _status(self, id: str, view_type: type[Any], result_type: type[R]) -> R:
         """``status``: the workflow's answer (its memo summary without a worker), or not found.
@@ -381,12 +396,25 @@ class JobHandle(Generic[D]):
         """Run ``update`` on the instance, starting it with ``input`` first if it is not running.
 
         Each attempt gets a start operation of its own (Temporal's cannot be sent twice) and
-        the same update ID: the call's id.
+        the same update ID: the call's id. To an instance this client saw running, the attempt
+        is a plain update first (see ``_running``).
         """
         search_attributes = await self._start_search_attributes()
         call: Call = request.call
 
         async def attempt(round: int) -> T:
+            if workflow_id in self._running:
+                try:
+                    updated: T = await self._handle(workflow_id).execute_update(
+                        update, request, id=_update_id(call, round), result_type=result_type
+                    )
+                except RPCError as err:
+                    if err.status != RPCStatusCode.NOT_FOUND:
+                        raise
+                    self._running.gone(workflow_id)
+                else:
+                    self._running.saw(workflow_id)
+                    return updated
             result: T = await self._client.execute_update_with_start_workflow(
                 update,
                 request,
@@ -402,6 +430,7 @@ class JobHandle(Generic[D]):
                 id=_update_id(call, round),
                 result_type=result_type,
             )
+            self._running.saw(workflow_id)
             return result
 
         return await self._send_update(workflow_id, attempt, timeout)
@@ -470,6 +499,16 @@ class JobHandle(Generic[D]):
         the time-skipping server under load); the next attempt finds it running and signals it.
         The request carries the call's identity, so the instance drops a signal it already has.
         """
+        if workflow_id in self._running:
+            try:
+                await self._handle(workflow_id).signal(signal, request)
+            except RPCError as err:
+                if err.status != RPCStatusCode.NOT_FOUND:
+                    raise translate(err, address=self._address) from err
+                self._running.gone(workflow_id)
+            else:
+                self._running.saw(workflow_id)
+                return
         search_attributes = await self._start_search_attributes()
         for attempt in range(1, SIGNAL_WITH_START_ATTEMPTS + 1):
             try:
@@ -483,6 +522,7 @@ class JobHandle(Generic[D]):
                     start_signal=signal,
                     start_signal_args=[request],
                 )
+                self._running.saw(workflow_id)
                 return
             except WorkflowAlreadyStartedError as err:
                 if attempt == SIGNAL_WITH_START_ATTEMPTS:

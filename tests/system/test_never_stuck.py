@@ -659,6 +659,65 @@ async def test_a_waiting_add_with_no_worker_polling_fails_after_the_patience(
         await h.clear(uid)
 
 
+@pytest.mark.timeout(120)
+async def test_a_read_behind_a_backlog_waits_while_a_worker_polls(
+    dev_env: WorkflowEnvironment, uid: str
+) -> None:
+    # 300 new instances take the worker several seconds (about 30 a second here); the last
+    # one's get_state waits behind them for longer than the 1 s patience, while a worker polls.
+    task_queue = f"busy-{uid}"
+    client = JobsClient.from_client(
+        dev_env.client, jobs, task_queue=task_queue, worker_patience=timedelta(seconds=1)
+    )
+    h = client.task("notes")
+    keys = [f"{uid}-{i}" for i in range(300)]
+    async with build_worker(dev_env.client, jobs, task_queue=task_queue):
+        await gather_limited(
+            [lambda k=k: h.send_nowait(id=k, event=Num(n=1)) for k in keys], limit=100
+        )
+        started = time.monotonic()
+        state = await h.get_state(keys[-1])
+        status = await h.status(keys[-2])
+        waited = time.monotonic() - started
+    # Answered by the worker once it reached the instance (its on_event may still be running).
+    assert state.state in (None, Items(items=[1]))
+    assert status.as_of is None  # live, not from the memo
+    assert waited > 1, f"the backlog was gone in {waited:.2f} s: the test proves nothing"
+
+
+@pytest.mark.timeout(120)
+async def test_a_call_to_an_instance_that_ended_since_starts_the_next(
+    dev_env: WorkflowEnvironment, uid: str
+) -> None:
+    # A client sends plain updates and signals to instances it saw running: one that ended
+    # meanwhile (terminated by another client, or ended by itself) answers NOT_FOUND, and the
+    # call goes out again with its start, applied once.
+    task_queue = f"ended-{uid}"
+    client = JobsClient.from_client(dev_env.client, jobs, task_queue=task_queue)
+    other = JobsClient.from_client(dev_env.client, jobs, task_queue=task_queue)
+    tasks, batches = client.task("notes"), client.debounce("piling")
+    async with build_worker(dev_env.client, jobs, task_queue=task_queue):
+        assert (await tasks.send(id=uid, event=Num(n=1))).created
+        assert not (await tasks.send(id=uid, event=Num(n=2))).created
+        assert (await other.task("notes").terminate(uid)).terminated
+        again = await tasks.send(id=uid, event=Num(n=3))
+        assert again.created
+        assert (await tasks.get_state(uid)).state == Items(items=[3])
+        await tasks.terminate(uid)
+        await tasks.send_nowait(id=uid, event=Num(n=4))
+        await other.task("notes").terminate(uid)
+        await tasks.send_nowait(id=uid, event=Num(n=5))
+        state = await eventually(lambda: tasks.get_state(uid), lambda s: s.state is not None)
+        assert state.state == Items(items=[5])
+
+        assert (await batches.add(id=uid, event=Num(n=1))).created
+        await batches.flush(uid)  # the batch ends, and with it the instance
+        await eventually(lambda: batches.status(uid), lambda s: s.status == "not_found")
+        added = await batches.add(id=uid, event=Num(n=2))
+        assert added.created and added.event_count == 1
+        await batches.clear(uid)
+
+
 # --- 11. an instance whose workflow task keeps failing says so ---------------------------------
 
 INJECTED = "injected: this instance's workflow tasks fail"
