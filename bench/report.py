@@ -1,4 +1,7 @@
-"""Pairs each side's rows, computes ratios to the baseline, checks targets, prints the table."""
+"""Pairs each side's rows, computes ratios to the baseline, checks targets, prints the table.
+
+``python -m bench.report [bench/results.json]`` prints a run's table as Markdown.
+"""
 
 from __future__ import annotations
 
@@ -193,3 +196,40 @@ def table(entries: list[dict[str, Any]]) -> str:
         ).rstrip()
         for line in lines
     )
+
+
+def markdown(entries: list[dict[str, Any]]) -> str:
+    """The results as a Markdown table, for docs/performance.md."""
+    lines = [
+        "| scenario | n | library | p50 / p99 ms | baseline | p50 / p99 ms | x tput | x p99 "
+        "| target | met |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for e in entries:
+        durable, baseline = e.get("durable", {}), e.get("baseline", {})
+        d, b = _side(durable, e["kind"]), _side(baseline, e["kind"])
+        ratio = e.get("throughput_ratio", e.get("value_ratio"))
+        met = {True: "yes", False: "**no**", None: ""}[e["met"]]
+        cells = [
+            e["label"],
+            str(durable.get("n", baseline.get("n", ""))),
+            "" if d[0] in ("late", "missing") else d[0],
+            f"{d[1]} / {d[2]}" if d[1] else "",
+            "" if b[0] in ("late", "missing") else b[0],
+            f"{b[1]} / {b[2]}" if b[1] else "",
+            _num(ratio, "x") if ratio is not None else "",
+            _num(e.get("p99_ratio"), "x") if e.get("p99_ratio") is not None else "",
+            e.get("target") or "",
+            met,
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+    from pathlib import Path
+
+    path = Path(sys.argv[1] if len(sys.argv) > 1 else "bench/results.json")
+    print(markdown(json.loads(path.read_text())["scenarios"]))

@@ -12,6 +12,7 @@ Temporal's payload limit and a burst of plain calls never pushes out a key.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,21 +31,28 @@ with workflow.unsafe.imports_passed_through():
 
 
 class CallMemory:
-    """Answers by call identity, oldest first; expired ones are dropped as new ones come."""
+    """Answers by call identity, oldest first; expired ones are dropped as new ones come.
+
+    Answers with a key and without one are kept apart, each in the order remembered, which is
+    the order they expire in (one window each): pruning and the caps pop from the front, so a
+    hot instance that remembers a thousand answers does not scan them on every call.
+    """
 
     def __init__(self, answers: list[CallAnswer], key_window: timedelta) -> None:
         self._key_window = key_window
-        self._answers: dict[str, tuple[CallAnswer, int]] = {}
+        self._answers: dict[bool, OrderedDict[str, tuple[CallAnswer, int]]] = {
+            True: OrderedDict(),
+            False: OrderedDict(),
+        }
+        """Answers with an idempotency key (``True``) and without, with their encoded sizes."""
         self._bytes = {True: 0, False: 0}
-        """Bytes remembered for keys (``True``) and for calls without one."""
-        self._keys = 0
         self._pruned_at: datetime | None = None
         for answer in answers:
             self._add(answer)
 
     def get(self, call: Call) -> CallAnswer | None:
         """The answer remembered for ``call``'s identity, unless it has expired."""
-        found = self._answers.get(call.identity)
+        found = self._answers[call.idempotency_key is not None].get(call.identity)
         if found is None or found[0].expires_at <= workflow.now():
             return None
         return found[0]
@@ -65,48 +73,43 @@ class CallMemory:
             answer.error_type = error.type
             answer.error_message = error.message
             answer.error_details = list(error.details)
-        self._forget(call.identity)
+        self._forget(answer.user_key, answer.identity)
         self._add(answer)
         self._prune()
 
     def user_keys_expire_at(self) -> datetime | None:
         """When the last remembered idempotency key expires, or ``None`` when none is held."""
-        now = workflow.now()
-        times = [
-            a.expires_at for a, _ in self._answers.values() if a.user_key and a.expires_at > now
-        ]
+        now = workflow.now()  # no pruning here: status queries ask too, and must change nothing
+        times = [a.expires_at for a, _ in self._answers[True].values() if a.expires_at > now]
         return max(times, default=None)
 
     def to_carry(self) -> list[CallAnswer]:
-        """The unexpired answers, oldest first, for the next run."""
+        """The unexpired answers, oldest first in each kind, for the next run."""
         self._prune()
-        return [answer for answer, _ in self._answers.values()]
+        return [answer for kind in (True, False) for answer, _ in self._answers[kind].values()]
 
     def _add(self, answer: CallAnswer) -> None:
         size = workflow.payload_converter().to_payloads([answer])[0].ByteSize()
-        self._answers[answer.identity] = (answer, size)
+        self._answers[answer.user_key][answer.identity] = (answer, size)
         self._bytes[answer.user_key] += size
-        self._keys += answer.user_key
 
-    def _forget(self, identity: str) -> None:
-        found = self._answers.pop(identity, None)
+    def _forget(self, user_key: bool, identity: str) -> None:
+        found = self._answers[user_key].pop(identity, None)
         if found is not None:
-            self._bytes[found[0].user_key] -= found[1]
-            self._keys -= found[0].user_key
+            self._bytes[user_key] -= found[1]
 
     def _prune(self) -> None:
         now = workflow.now()
         if now != self._pruned_at:  # expiry moves with workflow time: once per activation
             self._pruned_at = now
-            for identity in [i for i, (a, _) in self._answers.items() if a.expires_at <= now]:
-                self._forget(identity)
-        while self._keys > MAX_REMEMBERED_KEYS or self._bytes[True] > MAX_REMEMBERED_KEY_BYTES:
-            self._forget_oldest(user_key=True)
+            for kind, answers in self._answers.items():
+                while answers and next(iter(answers.values()))[0].expires_at <= now:
+                    self._forget(kind, next(iter(answers)))
+        keys, plain = self._answers[True], self._answers[False]
+        while len(keys) > MAX_REMEMBERED_KEYS or self._bytes[True] > MAX_REMEMBERED_KEY_BYTES:
+            self._forget(True, next(iter(keys)))
         while self._bytes[False] > MAX_REMEMBERED_CALL_BYTES:
-            self._forget_oldest(user_key=False)
-
-    def _forget_oldest(self, *, user_key: bool) -> None:
-        self._forget(next(i for i, (a, _) in self._answers.items() if a.user_key == user_key))
+            self._forget(False, next(iter(plain)))
 
 
 def replay(answer: CallAnswer) -> Any:
