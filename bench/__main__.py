@@ -14,7 +14,8 @@ lateness; history events per send and per alarm; memory; 500 sends to one hot ke
 flight), ``continuous`` (start 1,000, then ``status`` and ``get_state`` of each; memory; 500
 triggers of one instance, 8 in flight), ``ticks`` (100 instances ``every`` 5 s, 10 runs
 each: lateness of each run; history events per run). ``--scale`` multiplies the counts, not
-the rates. Everything else is in ``bench/load.py``.
+the rates. Everything else is in ``bench/load.py``. ``--only scale`` runs ``bench/scale.py``
+instead (1,000 to 50,000 live instances; its options after ``--``).
 """
 
 from __future__ import annotations
@@ -123,6 +124,18 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
         process.wait()
 
 
+def machine_meta(elapsed: float, load_before: float) -> dict[str, Any]:
+    """What a results file says of the run and the machine it ran on."""
+    return {
+        "seconds": round(elapsed, 1),
+        "cpus": os.cpu_count(),
+        "loadavg_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "python": platform.python_version(),
+        "temporalio": version("temporalio"),
+        "dev_server": dev_server_path(),
+    }
+
+
 def run_group(
     group: str, side: str, address: str, server_pid: int, scale: float, logs: Path
 ) -> dict[str, Any]:
@@ -159,7 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--scale", type=float, default=1.0, help="1.0 = 1,000 instances per scenario"
     )
-    parser.add_argument("--only", choices=GROUPS, help="run one scenario group")
+    parser.add_argument(
+        "--only",
+        choices=[*GROUPS, "scale"],
+        help="run one scenario group, or the scale run (bench/scale.py, its own options after --)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--keep-logs", action="store_true", help="keep the server and worker logs")
     parser.add_argument(
@@ -167,7 +184,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="a server without JobKind/JobName/JobStatus (what they cost)",
     )
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if args.only == "scale":
+        from bench import scale
+
+        return scale.main([arg for arg in rest if arg != "--"])
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     groups = [args.only] if args.only else list(GROUPS)
     logs = Path(tempfile.mkdtemp(prefix="durable-jobs-bench-"))
     load_before = os.getloadavg()
@@ -196,12 +219,7 @@ def main(argv: list[str] | None = None) -> int:
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "scale": args.scale,
             "groups": groups,
-            "seconds": round(elapsed, 1),
-            "cpus": os.cpu_count(),
-            "loadavg_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
-            "python": platform.python_version(),
-            "temporalio": version("temporalio"),
-            "dev_server": dev_server_path(),
+            **machine_meta(elapsed, load_before[0]),
             "search_attributes": not args.without_search_attributes,
             "max_cached_workflows": MAX_CACHED_WORKFLOWS,
             "load": {

@@ -270,19 +270,23 @@ class Load:
             adds,
             HOT_CONCURRENCY,
         )
-        events = await self.all_runs_events("debounce", hot)
-        self.add(
-            "history_per_add",
-            "history events per add (hot key)",
-            "value",
-            unit="events/op",
-            value=round(events / (adds + 1), 2),
-            n=adds + 1,
-        )
+        await self.events_per_add("history_per_add", "history events per add (hot key)", hot, adds)
         if self.side_name == "durable":
             await self._key_cost(hot, adds)
         await self.memory(
             "memory_debounce", "worker memory per live debounce instance", before_kb, n + 1
+        )
+
+    async def events_per_add(self, row_id: str, label: str, key: str, adds: int) -> None:
+        """A row: history events of every run of a Debounce key per add (its first add too)."""
+        events = await self.all_runs_events("debounce", key)
+        self.add(
+            row_id,
+            label,
+            "value",
+            unit="events/op",
+            value=round(events / (adds + 1), 2),
+            n=adds + 1,
         )
 
     async def _key_cost(self, plain: str, adds: int) -> None:
@@ -300,14 +304,8 @@ class Load:
             adds,
             HOT_CONCURRENCY,
         )
-        events = await self.all_runs_events("debounce", keyed)
-        self.add(
-            "history_per_keyed_add",
-            "history events per keyed add (hot key)",
-            "value",
-            unit="events/op",
-            value=round(events / (adds + 1), 2),
-            n=adds + 1,
+        await self.events_per_add(
+            "history_per_keyed_add", "history events per keyed add (hot key)", keyed, adds
         )
         for key, label in ((plain, "unkeyed"), (keyed, "keyed")):
             size, answers, keys = await self.carried_answers("debounce", key)

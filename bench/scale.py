@@ -46,7 +46,6 @@ import asyncio
 import functools
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -58,17 +57,15 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from bench import jobs as bench_jobs
-from bench.__main__ import start_server, start_worker, stop
+from bench.__main__ import machine_meta, start_server, start_worker, stop
 from bench.load import connect
 from bench.proc_stats import cpu_seconds, rss_kb
 from bench.timing import timed
 from bench.worker_process import MAX_CACHED_WORKFLOWS
-from durable_jobs._servers import dev_server_path
 from durable_jobs.client import JobsClient
 from durable_jobs.client.task import TaskHandle
 from durable_jobs.errors import WorkerUnavailableError
@@ -636,12 +633,7 @@ def main(argv: list[str] | None = None) -> int:
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "counts": counts,
             "workers": worker_counts,
-            "seconds": round(elapsed, 1),
-            "cpus": os.cpu_count(),
-            "loadavg_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
-            "python": platform.python_version(),
-            "temporalio": version("temporalio"),
-            "dev_server": dev_server_path(),
+            **machine_meta(elapsed, load_before[0]),
             "search_attributes": True,
             "max_cached_workflows": MAX_CACHED_WORKFLOWS,
             "measured_per_row": MEASURED,
