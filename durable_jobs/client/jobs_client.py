@@ -83,8 +83,9 @@ class JobsClient:
         them; the default address is ``localhost:7233``. ``codec`` (e.g.
         ``durable_jobs.codec.AesGcmCodec``) encodes every payload, so state and events are not
         readable in Temporal; a worker built from this client's ``temporal_client`` uses it too.
-        ``worker_patience`` is how long a query waits for a worker: then ``status`` answers from
-        the memo summary and ``get_state`` raises :class:`WorkerUnavailableError`.
+        ``worker_patience`` is how often a call or query without an answer asks whether any
+        worker polls; when none does, ``status`` answers from the memo summary and the others
+        raise :class:`WorkerUnavailableError`.
 
         Raises :class:`JobsConnectionError` when the server cannot be reached, saying what to
         change for the TLS failures a real cluster shows (a server certificate from an
