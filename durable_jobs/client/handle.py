@@ -286,10 +286,12 @@ class JobHandle(Generic[D]):
             raise
         except RPCError as err:
             if err.status == RPCStatusCode.FAILED_PRECONDITION:
-                # "Workflow Task in failed state": no worker can answer for the instance now.
+                # Temporal's "no poller seen for task queue recently" (the worker stopped) or
+                # "workflow task in failed state": no worker can answer for the instance now.
                 raise WorkerUnavailableError(
-                    f"{self.kind} job {self._name!r} instance {workflow_id!r} cannot answer "
-                    f"{query!r}: {err.message}; its status shows the problem"
+                    f"{self.kind} job {self._name!r} instance {workflow_id!r}: {query!r} needs a "
+                    f"worker polling task queue {self._task_queue!r}, and Temporal says: "
+                    f"{err.message} (status shows a workflow task that keeps failing)"
                 ) from err
             if is_gone(err):
                 return None
