@@ -47,7 +47,6 @@ from durable_jobs._models import json_size, to_data, type_name
 from durable_jobs._naming import JobKind, check_user_id, instance_id
 from durable_jobs._state import StoredStateError, load_state
 from durable_jobs.client._in_flight import InFlightLimit
-from durable_jobs.client._running import RunningInstances
 from durable_jobs.client._search_attributes import JobSearchAttributes
 from durable_jobs.client._temporal_errors import is_gone, translate
 from durable_jobs.client.results import (
@@ -108,12 +107,10 @@ class JobHandle(Generic[D]):
         definition: D,
         address: str,
         in_flight: InFlightLimit,
-        running: RunningInstances,
         search_attributes: JobSearchAttributes,
         worker_patience: timedelta,
     ) -> None:
         self._in_flight = in_flight
-        self._running = running
         self._search_attributes = search_attributes
         self._worker_patience = worker_patience
         self._client = temporal_client
@@ -398,25 +395,12 @@ class JobHandle(Generic[D]):
         """Run ``update`` on the instance, starting it with ``input`` first if it is not running.
 
         Each attempt gets a start operation of its own (Temporal's cannot be sent twice) and
-        the same update ID: the call's id. To an instance this client saw running, the attempt
-        is a plain update first (see ``_running``).
+        the same update ID: the call's id.
         """
         search_attributes = await self._start_search_attributes()
         call: Call = request.call
 
         async def attempt(round: int) -> T:
-            if workflow_id in self._running:
-                try:
-                    updated: T = await self._handle(workflow_id).execute_update(
-                        update, request, id=_update_id(call, round), result_type=result_type
-                    )
-                except RPCError as err:
-                    if err.status != RPCStatusCode.NOT_FOUND:
-                        raise
-                    self._running.gone(workflow_id)
-                else:
-                    self._running.saw(workflow_id)
-                    return updated
             result: T = await self._client.execute_update_with_start_workflow(
                 update,
                 request,
@@ -432,7 +416,6 @@ class JobHandle(Generic[D]):
                 id=_update_id(call, round),
                 result_type=result_type,
             )
-            self._running.saw(workflow_id)
             return result
 
         return await self._send_update(workflow_id, attempt, timeout)
@@ -501,16 +484,6 @@ class JobHandle(Generic[D]):
         the time-skipping server under load); the next attempt finds it running and signals it.
         The request carries the call's identity, so the instance drops a signal it already has.
         """
-        if workflow_id in self._running:
-            try:
-                await self._handle(workflow_id).signal(signal, request)
-            except RPCError as err:
-                if err.status != RPCStatusCode.NOT_FOUND:
-                    raise translate(err, address=self._address) from err
-                self._running.gone(workflow_id)
-            else:
-                self._running.saw(workflow_id)
-                return
         search_attributes = await self._start_search_attributes()
         for attempt in range(1, SIGNAL_WITH_START_ATTEMPTS + 1):
             try:
@@ -524,7 +497,6 @@ class JobHandle(Generic[D]):
                     start_signal=signal,
                     start_signal_args=[request],
                 )
-                self._running.saw(workflow_id)
                 return
             except WorkflowAlreadyStartedError as err:
                 if attempt == SIGNAL_WITH_START_ATTEMPTS:

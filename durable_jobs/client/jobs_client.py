@@ -14,7 +14,6 @@ from temporalio.service import TLSConfig
 
 from durable_jobs._registry import DurableJobs
 from durable_jobs.client._in_flight import InFlightLimit
-from durable_jobs.client._running import RunningInstances
 from durable_jobs.client._search_attributes import JobSearchAttributes
 from durable_jobs.client.continuous import ContinuousHandle
 from durable_jobs.client.debounce import DebounceHandle
@@ -59,7 +58,6 @@ class JobsClient:
         self._worker_patience = worker_patience
         self._address = temporal_client.service_client.config.target_host
         self._in_flight = InFlightLimit()
-        self._running = RunningInstances()
         self._search_attributes = JobSearchAttributes(temporal_client)
 
     @classmethod
@@ -241,7 +239,6 @@ class JobsClient:
             definition=definition,
             address=self._address,
             in_flight=self._in_flight,
-            running=self._running,
             search_attributes=self._search_attributes,
             worker_patience=self._worker_patience,
         )

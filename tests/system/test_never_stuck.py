@@ -689,9 +689,8 @@ async def test_a_read_behind_a_backlog_waits_while_a_worker_polls(
 async def test_a_call_to_an_instance_that_ended_since_starts_the_next(
     dev_env: WorkflowEnvironment, uid: str
 ) -> None:
-    # A client sends plain updates and signals to instances it saw running: one that ended
-    # meanwhile (terminated by another client, or ended by itself) answers NOT_FOUND, and the
-    # call goes out again with its start, applied once.
+    # An instance this client called ended meanwhile (terminated by another client, or ended by
+    # itself): the next call starts the next instance, and is applied once.
     task_queue = f"ended-{uid}"
     client = JobsClient.from_client(dev_env.client, jobs, task_queue=task_queue)
     other = JobsClient.from_client(dev_env.client, jobs, task_queue=task_queue)
