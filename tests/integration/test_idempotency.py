@@ -201,8 +201,10 @@ async def test_failures_nobody_waits_for_are_reported(env: JobsTestEnvironment, 
             return _failed(events, f"debounce:batcher:{uid}-new")
 
         await eventually(refusal, lambda found: bool(found))
-        # The refused add was the instance's only call: no instance is left behind.
-        assert (await d.status(f"{uid}-new")).status == "not_found"
+        # The refused add was the instance's only call: no instance is left behind. The
+        # job.failed event comes from an activity; the run ends in the workflow task after it.
+        gone = await eventually(lambda: d.status(f"{uid}-new"), lambda s: s.status == "not_found")
+        assert gone.status == "not_found"
         await d.add(id=uid, event=Item(n=1))
         await d.add_nowait(id=uid, event=Item(n=2, poison=True))
         status = await eventually(lambda: d.status(uid), lambda s: s.last_error is not None)
