@@ -4,11 +4,9 @@
         --task-queue Q --ready-file FILE [--max-cached-workflows 10000]
 
 The orchestrator starts a fresh one for every group and side, so its CPU time and memory are
-that side's alone. Both sides get the same worker options and the same workflow sandbox:
-``durable_jobs.plugin.job_workflow_runner()``, which passes ``durable_jobs``, ``cronsim`` and
-``pydantic`` through. The baseline modules are not passed through: they are re-imported in the
-sandbox for every workflow run, and they import only the standard library and ``temporalio``
-(passed through by default).
+that side's alone. Both sides get the same worker options. The baseline's workflows run in
+Temporal's default sandbox, as hand-written workflows do; the library's are defined with
+``sandboxed=False`` (docs, Design decisions).
 """
 
 from __future__ import annotations
@@ -25,7 +23,6 @@ from temporalio.worker import Worker
 
 from bench import jobs as bench_jobs
 from bench.baseline import continuous, debounce, task
-from durable_jobs.plugin import job_workflow_runner
 from durable_jobs.worker import build_worker
 
 MAX_CACHED_WORKFLOWS = 10_000
@@ -33,13 +30,12 @@ MAX_CACHED_WORKFLOWS = 10_000
 
 
 def baseline_worker(client: Client, task_queue: str, max_cached_workflows: int) -> Worker:
-    """The hand-written workflows and activities, with the library worker's sandbox."""
+    """The hand-written workflows and activities, in Temporal's default sandbox."""
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[debounce.DebounceBaseline, task.TaskBaseline, continuous.ContinuousBaseline],
         activities=[debounce.flush, task.on_event, task.execute, continuous.tick],
-        workflow_runner=job_workflow_runner(),
         max_cached_workflows=max_cached_workflows,
     )
 

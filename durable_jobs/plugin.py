@@ -4,51 +4,22 @@
     worker = Worker(client, task_queue="durable-jobs", workflows=[MyWorkflow], activities=[...])
 
 Every ``Worker`` built on that client (or given the plugin itself) then also runs the three job
-workflows and the handler activities for ``jobs``, beside the application's own, with the
-sandbox settings they need. A :class:`~durable_jobs.JobsClient` for ``jobs`` must use the same
-task queue as that worker.
+workflows and the handler activities for ``jobs``, beside the application's own. A
+:class:`~durable_jobs.JobsClient` for ``jobs`` must use the same task queue as that worker.
+
+The plugin leaves the worker's sandbox settings alone: the job workflows are defined with
+``sandboxed=False`` and run outside whatever sandbox the application's own workflows use
+(docs, Design decisions).
 """
 
 from __future__ import annotations
 
-import dataclasses
-
 from temporalio.plugin import SimplePlugin
-from temporalio.worker import ReplayerConfig, WorkerConfig, WorkflowRunner
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+from temporalio.worker import ReplayerConfig, WorkerConfig
 
 from durable_jobs._registry import DurableJobs, bind_task_queue
 from durable_jobs.activities import HandlerActivities, emit_step_events
 from durable_jobs.workflows import ALL_WORKFLOWS
-
-PASSED_THROUGH_MODULES = (
-    "durable_jobs",
-    "cronsim",
-    "pydantic",
-    "opentelemetry",  # for Temporal's TracingInterceptor, when the tracing extra is installed
-)
-"""Modules the workflow sandbox shares instead of re-importing for every workflow run.
-
-The library's own workflow modules are among them: the sandbox would otherwise import the
-workflows package (the engine and all three kinds) again for every instance, which doubled the
-worker's memory and CPU per new instance (docs, Performance). They keep no module state, and
-the replay tests guard their determinism.
-"""
-
-
-def job_workflow_runner(runner: WorkflowRunner | None = None) -> WorkflowRunner:
-    """``runner`` (default: Temporal's sandbox) with the library's modules passed through.
-
-    A runner that is not the sandbox (``UnsandboxedWorkflowRunner``) is returned as it is.
-    """
-    if runner is None:
-        runner = SandboxedWorkflowRunner()
-    if not isinstance(runner, SandboxedWorkflowRunner):
-        return runner
-    return dataclasses.replace(
-        runner,
-        restrictions=runner.restrictions.with_passthrough_modules(*PASSED_THROUGH_MODULES),
-    )
 
 
 class DurableJobsPlugin(SimplePlugin):
@@ -65,7 +36,6 @@ class DurableJobsPlugin(SimplePlugin):
             "durable_jobs.DurableJobsPlugin",
             workflows=list(ALL_WORKFLOWS),
             activities=[HandlerActivities(jobs).run_handler, emit_step_events],
-            workflow_runner=job_workflow_runner,
         )
         self.jobs = jobs
         self.task_queue = task_queue

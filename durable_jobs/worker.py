@@ -27,14 +27,13 @@ from temporalio.worker import Replayer, Worker
 from durable_jobs._registry import DurableJobs
 from durable_jobs.client import DEFAULT_TASK_QUEUE, JobsClient
 from durable_jobs.errors import JobsError
-from durable_jobs.plugin import PASSED_THROUGH_MODULES, DurableJobsPlugin
+from durable_jobs.plugin import DurableJobsPlugin
 
 __all__ = [
     "DEV_DATABASE",
     "DEV_METRICS_PORT",
     "DEV_SERVER_PORT",
     "DEV_UI_PORT",
-    "PASSED_THROUGH_MODULES",
     "build_replayer",
     "build_worker",
     "load_jobs",
@@ -59,8 +58,7 @@ def build_worker(
 ) -> Worker:
     """A ``temporalio`` worker that runs the three job workflows and the activities of ``jobs``.
 
-    ``worker_options`` go to ``temporalio.worker.Worker``; a ``workflow_runner`` given there
-    gets the library's modules passed through its sandbox.
+    ``worker_options`` go to ``temporalio.worker.Worker``.
     """
     plugins = [*worker_options.pop("plugins", []), DurableJobsPlugin(jobs, task_queue=task_queue)]
     return Worker(temporal_client, task_queue=task_queue, plugins=plugins, **worker_options)
@@ -70,7 +68,7 @@ REPLAY_BUILD_ID = "durable-jobs-replay"
 
 
 def build_replayer(jobs: DurableJobs, **replayer_options: Any) -> Replayer:
-    """A ``temporalio`` ``Replayer`` for the job workflows of ``jobs``, with the worker's sandbox."""
+    """A ``temporalio`` ``Replayer`` for the job workflows of ``jobs``, as the worker runs them."""
     replayer_options.setdefault("build_id", REPLAY_BUILD_ID)
     plugins = [*replayer_options.pop("plugins", []), DurableJobsPlugin(jobs)]
     return Replayer(workflows=[], plugins=plugins, **replayer_options)

@@ -1,8 +1,8 @@
 """The wire types every kind shares: call identities, failures, carried messages, budgets.
 
-Everything that crosses a process or sandbox boundary (client to workflow, workflow to
-activity, one run to the next) is a plain dataclass in this package, so the sandbox passes it
-through and Temporal's default data converter carries it.
+Everything that crosses a process boundary (client to workflow, workflow to activity, one run
+to the next) is a plain dataclass in this package, which Temporal's default data converter
+carries.
 
 These modules keep evaluated annotations (no ``from __future__ import annotations``):
 temporalio resolves a dataclass's type hints on every conversion, and string annotations made

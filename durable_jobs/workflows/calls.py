@@ -21,15 +21,14 @@ from typing import Any
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-with workflow.unsafe.imports_passed_through():
-    from durable_jobs.protocol import (
-        MAX_REMEMBERED_CALL_BYTES,
-        MAX_REMEMBERED_KEY_BYTES,
-        MAX_REMEMBERED_KEYS,
-        RESEND_WINDOW,
-        Call,
-        CallAnswer,
-    )
+from durable_jobs.protocol import (
+    MAX_REMEMBERED_CALL_BYTES,
+    MAX_REMEMBERED_KEY_BYTES,
+    MAX_REMEMBERED_KEYS,
+    RESEND_WINDOW,
+    Call,
+    CallAnswer,
+)
 
 
 class CallMemory:

@@ -14,30 +14,29 @@ from typing import Any
 
 from temporalio import workflow
 
-with workflow.unsafe.imports_passed_through():
-    from durable_jobs.protocol import (
-        CallAnswer,
-        CallRequest,
-        CarriedMessage,
-        LastError,
-        StateView,
-    )
-    from durable_jobs.protocol.activities import HandlerCall, HandlerStep, StepOutcome
-    from durable_jobs.protocol.continuous import (
-        ContinuousInput,
-        ContinuousRecord,
-        ContinuousStatusView,
-        PauseRequest,
-        RescheduleRequest,
-        ScheduleReply,
-        StartReply,
-        StartRequest,
-        TriggerReply,
-    )
-    from durable_jobs.workflows.engine import EntityEngine, Message, as_call
+from durable_jobs.protocol import (
+    CallAnswer,
+    CallRequest,
+    CarriedMessage,
+    LastError,
+    StateView,
+)
+from durable_jobs.protocol.activities import HandlerCall, HandlerStep, StepOutcome
+from durable_jobs.protocol.continuous import (
+    ContinuousInput,
+    ContinuousRecord,
+    ContinuousStatusView,
+    PauseRequest,
+    RescheduleRequest,
+    ScheduleReply,
+    StartReply,
+    StartRequest,
+    TriggerReply,
+)
+from durable_jobs.workflows.engine import EntityEngine, Message, as_call
 
 
-@workflow.defn(name="ContinuousJob")
+@workflow.defn(name="ContinuousJob", sandboxed=False)
 class ContinuousJobWorkflow(EntityEngine):
     """One Continuous job instance."""
 

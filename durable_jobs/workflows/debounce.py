@@ -22,37 +22,36 @@ from typing import Any
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-with workflow.unsafe.imports_passed_through():
-    from durable_jobs._models import adapter_for, from_data, json_size, type_name
-    from durable_jobs._registry import registry_for_task_queue
-    from durable_jobs._state import StoredStateError, load_state
-    from durable_jobs.context import DebounceEventContext
-    from durable_jobs.protocol import (
-        MAX_STATE_BYTES,
-        CallAnswer,
-        CallRequest,
-        CarriedMessage,
-        LastError,
-        StateView,
-    )
-    from durable_jobs.protocol.activities import (
-        DebounceBatch,
-        HandlerCall,
-        HandlerError,
-        HandlerStep,
-    )
-    from durable_jobs.protocol.debounce import (
-        AddReply,
-        AddRequest,
-        ClearReply,
-        DebounceInput,
-        DebounceRecord,
-        DebounceStatusView,
-        FlushReply,
-        HeldEvent,
-    )
-    from durable_jobs.workflows.calls import replay
-    from durable_jobs.workflows.engine import EntityEngine, Message, as_call
+from durable_jobs._models import adapter_for, from_data, json_size, type_name
+from durable_jobs._registry import registry_for_task_queue
+from durable_jobs._state import StoredStateError, load_state
+from durable_jobs.context import DebounceEventContext
+from durable_jobs.protocol import (
+    MAX_STATE_BYTES,
+    CallAnswer,
+    CallRequest,
+    CarriedMessage,
+    LastError,
+    StateView,
+)
+from durable_jobs.protocol.activities import (
+    DebounceBatch,
+    HandlerCall,
+    HandlerError,
+    HandlerStep,
+)
+from durable_jobs.protocol.debounce import (
+    AddReply,
+    AddRequest,
+    ClearReply,
+    DebounceInput,
+    DebounceRecord,
+    DebounceStatusView,
+    FlushReply,
+    HeldEvent,
+)
+from durable_jobs.workflows.calls import replay
+from durable_jobs.workflows.engine import EntityEngine, Message, as_call
 
 BATCH_STATE_SOFT_LIMIT = MAX_STATE_BYTES // 2
 """A batch whose state reaches this size flushes at once (``flush_reason="max_size"``), so the
@@ -71,7 +70,7 @@ class _Held:
         self.event, self.arrived_at, self.size, self.waiter = event, arrived_at, size, waiter
 
 
-@workflow.defn(name="DebounceJob")
+@workflow.defn(name="DebounceJob", sandboxed=False)
 class DebounceJobWorkflow(EntityEngine):
     """One Debounce job instance (one key)."""
 

@@ -26,39 +26,38 @@ from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
-with workflow.unsafe.imports_passed_through():
-    from durable_jobs._registry import registry_for_task_queue
-    from durable_jobs.errors import JobNotFoundError
-    from durable_jobs.protocol import (
-        CONTINUING_AS_NEW_ERROR_TYPE,
-        EXECUTION_ERROR_TYPE,
-        INSTANCE_ENDED_ERROR_TYPE,
-        JOB_KIND,
-        JOB_STATUS,
-        MAX_QUEUED_BYTES,
-        NOT_REGISTERED_ERROR_TYPE,
-        PAYLOAD_LIMIT_BYTES,
-        REFUSED_ERROR_TYPE,
-        STATUS_AS_OF_MEMO,
-        STATUS_MEMO,
-        Call,
-        CallAnswer,
-        CarriedMessage,
-        LastError,
-    )
-    from durable_jobs.protocol.activities import (
-        EMIT_STEP_EVENTS,
-        HEARTBEAT_TIMEOUT,
-        RUN_HANDLER,
-        HandlerCall,
-        HandlerError,
-        HandlerOutcome,
-        StepEvent,
-        StepEvents,
-        StepOutcome,
-    )
-    from durable_jobs.retry import RetryPlan
-    from durable_jobs.workflows.calls import CallMemory, replay
+from durable_jobs._registry import registry_for_task_queue
+from durable_jobs.errors import JobNotFoundError
+from durable_jobs.protocol import (
+    CONTINUING_AS_NEW_ERROR_TYPE,
+    EXECUTION_ERROR_TYPE,
+    INSTANCE_ENDED_ERROR_TYPE,
+    JOB_KIND,
+    JOB_STATUS,
+    MAX_QUEUED_BYTES,
+    NOT_REGISTERED_ERROR_TYPE,
+    PAYLOAD_LIMIT_BYTES,
+    REFUSED_ERROR_TYPE,
+    STATUS_AS_OF_MEMO,
+    STATUS_MEMO,
+    Call,
+    CallAnswer,
+    CarriedMessage,
+    LastError,
+)
+from durable_jobs.protocol.activities import (
+    EMIT_STEP_EVENTS,
+    HEARTBEAT_TIMEOUT,
+    RUN_HANDLER,
+    HandlerCall,
+    HandlerError,
+    HandlerOutcome,
+    StepEvent,
+    StepEvents,
+    StepOutcome,
+)
+from durable_jobs.retry import RetryPlan
+from durable_jobs.workflows.calls import CallMemory, replay
 
 SUMMARY_INTERVAL = timedelta(minutes=1)
 """How often at most the memo summary is written for changes that do not make it due at once."""

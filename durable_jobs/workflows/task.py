@@ -15,34 +15,33 @@ from typing import Any
 
 from temporalio import workflow
 
-with workflow.unsafe.imports_passed_through():
-    from durable_jobs._models import json_size
-    from durable_jobs.protocol import (
-        MAX_EVENT_BYTES,
-        CallAnswer,
-        CallRequest,
-        CarriedMessage,
-        LastError,
-    )
-    from durable_jobs.protocol.activities import (
-        HandlerCall,
-        HandlerError,
-        HandlerStep,
-        StepOutcome,
-    )
-    from durable_jobs.protocol.task import (
-        SendReply,
-        SendRequest,
-        TaskInput,
-        TaskRecord,
-        TaskStateView,
-        TaskStatusView,
-        TaskTriggerReply,
-    )
-    from durable_jobs.workflows.engine import EntityEngine, Message, as_call
+from durable_jobs._models import json_size
+from durable_jobs.protocol import (
+    MAX_EVENT_BYTES,
+    CallAnswer,
+    CallRequest,
+    CarriedMessage,
+    LastError,
+)
+from durable_jobs.protocol.activities import (
+    HandlerCall,
+    HandlerError,
+    HandlerStep,
+    StepOutcome,
+)
+from durable_jobs.protocol.task import (
+    SendReply,
+    SendRequest,
+    TaskInput,
+    TaskRecord,
+    TaskStateView,
+    TaskStatusView,
+    TaskTriggerReply,
+)
+from durable_jobs.workflows.engine import EntityEngine, Message, as_call
 
 
-@workflow.defn(name="TaskJob")
+@workflow.defn(name="TaskJob", sandboxed=False)
 class TaskJobWorkflow(EntityEngine):
     """One Task job instance."""
 

@@ -102,7 +102,7 @@ class FaultInjector(Interceptor):
     def workflow_interceptor_class(
         self, input: WorkflowInterceptorClassInput
     ) -> type[WorkflowInboundInterceptor]:
-        # Workflow interceptors are built by class, in the sandbox: bind this injector to one.
+        # Workflow interceptors are built by class: bind this injector to one.
         return type("WorkflowFaults", (_WorkflowFaults,), {"injector": self})
 
     def active(self) -> bool:
