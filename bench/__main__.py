@@ -1,11 +1,16 @@
 """``make bench``: the library against hand-written ``temporalio`` baselines, in one run.
 
-    .venv/bin/python -m bench [--scale 1.0] [--only GROUP] [--out bench/results.json]
+    .venv/bin/python -m bench [--scale 1.0] [--rounds 2] [--only GROUP] [--out bench/results.json]
 
 Starts an in-memory dev server (the installed ``temporal`` binary; nothing is downloaded and
 nothing leaves this machine), then for every scenario group and each side (``durable``: the
 library; ``baseline``: ``bench/baseline``) a fresh worker process and a load process
 (``bench/load.py``). Prints one table and writes the results as JSON.
+
+Each group runs ``--rounds`` times per side, back to back and in mirrored order (library,
+baseline, baseline, library; the next group the other way round), and every number in the table
+is the median over the rounds (``bench/report.py``). The machine's speed drifts over minutes:
+one pass per side put the two sides minutes apart and moved ratios by up to 2x between runs.
 
 Groups (``--only``): ``debounce`` (add to 1,000 new keys, again to the same keys, 1,000 adds
 to one hot key; history events per add; worker memory per live instance), ``task`` (send to
@@ -136,15 +141,34 @@ def machine_meta(elapsed: float, load_before: float) -> dict[str, Any]:
     }
 
 
+def side_order(group_index: int, rounds: int) -> list[tuple[str, int]]:
+    """The passes of one group, as (side, round): mirrored, so drift favours neither side.
+
+    Group 0 runs library, baseline, baseline, library; group 1 the other way round. With one
+    round, the side that goes first alternates between groups.
+    """
+    order: list[tuple[str, int]] = []
+    for round_ in range(rounds):
+        sides = SIDES if (group_index + round_) % 2 == 0 else SIDES[::-1]
+        order += [(side, round_) for side in sides]
+    return order
+
+
 def run_group(
-    group: str, side: str, address: str, server_pid: int, scale: float, logs: Path
+    group: str,
+    side: str,
+    address: str,
+    server_pid: int,
+    scale: float,
+    logs: Path,
+    round_: int = 0,
 ) -> dict[str, Any]:
     """One group against one side, with a fresh worker; the load's JSON result.
 
     The load process is judged by the result it wrote, not by its exit status (temporalio
     can abort the interpreter at exit).
     """
-    name = f"{group}-{side}"
+    name = f"{group}-{side}-{round_ + 1}"
     task_queue = f"bench-{name}-{uuid.uuid4().hex[:6]}"
     out = logs / f"{name}.json"
     worker = start_worker(side, address, task_queue, logs, name)
@@ -177,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
         choices=[*GROUPS, "scale"],
         help="run one scenario group, or the scale run (bench/scale.py, its own options after --)",
     )
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="passes per group and side, in mirrored order"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--keep-logs", action="store_true", help="keep the server and worker logs")
     parser.add_argument(
@@ -199,10 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     parts: list[dict[str, Any]] = []
     try:
         for i, group in enumerate(groups):
-            # Alternate which side goes first, so neither always meets the fuller server.
-            for side in SIDES if i % 2 == 0 else SIDES[::-1]:
-                print(f"{group} / {side} ...", file=sys.stderr, flush=True)
-                part = run_group(group, side, address, server.pid, args.scale, logs)
+            for side, round_ in side_order(i, args.rounds):
+                print(f"{group} / {side} / round {round_ + 1} ...", file=sys.stderr, flush=True)
+                part = run_group(group, side, address, server.pid, args.scale, logs, round_)
                 if not part.get("ok"):
                     print(
                         f"{group} / {side} FAILED:\n{part.get('error')}",
@@ -218,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         "meta": {
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "scale": args.scale,
+            "rounds": args.rounds,
             "groups": groups,
             **machine_meta(elapsed, load_before[0]),
             "search_attributes": not args.without_search_attributes,

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,15 +84,52 @@ def _ratio(a: Any, b: Any) -> float | None:
     return round(a / b, 2)
 
 
+COUNTED = ("errors", "missing", "armed_late")
+"""Fields that add up over rounds; every other number is the median of the rounds."""
+
+PER_ROUND = ("ops_per_s", "p99_ms", "value")
+"""Fields a merged row also lists round by round, to show the spread."""
+
+
+def merge_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One side's row of one scenario from its rounds: medians, counts summed."""
+    merged = dict(rounds[0])
+    if len(rounds) == 1:
+        return merged
+    for key, first in rounds[0].items():
+        values: list[float] = []
+        for r in rounds:
+            value = r.get(key)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                values.append(value)
+        if len(values) < len(rounds):
+            continue
+        if key in COUNTED:
+            merged[key] = sum(values)
+        else:
+            merged[key] = round(statistics.median(values), 2) if key != "n" else first
+    if merged.get("errors") and not merged.get("first_error"):
+        merged["first_error"] = next(
+            (r["first_error"] for r in rounds if r.get("first_error")), None
+        )
+    merged["rounds"] = [{k: r[k] for k in PER_ROUND if k in r} for r in rounds]
+    return merged
+
+
 def combine(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per scenario with both sides, the ratios and the targets."""
+    """One row per scenario with both sides (the median of their rounds), ratios and targets."""
     by_id: dict[str, dict[str, Any]] = {}
+    rounds: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for part in parts:
         for row in part.get("rows", []):
-            entry = by_id.setdefault(
+            by_id.setdefault(
                 row["id"], {"id": row["id"], "label": row["label"], "kind": row["kind"]}
             )
-            entry[part["side"]] = {k: v for k, v in row.items() if k not in ("id", "label", "kind")}
+            rounds.setdefault((row["id"], part["side"]), []).append(
+                {k: v for k, v in row.items() if k not in ("id", "label", "kind")}
+            )
+    for (row_id, side), side_rounds in rounds.items():
+        by_id[row_id][side] = merge_rounds(side_rounds)
     for row_id, baseline_id in BASELINE_OF.items():
         if row_id in by_id and "baseline" in by_id.get(baseline_id, {}):
             by_id[row_id]["baseline"] = by_id[baseline_id]["baseline"]
