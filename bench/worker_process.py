@@ -4,7 +4,8 @@
         --task-queue Q --ready-file FILE [--max-cached-workflows 10000]
 
 The orchestrator starts a fresh one for every group and side, so its CPU time and memory are
-that side's alone. Both sides get the same worker options. The baseline's workflows run in
+that side's alone. Both sides get the same worker options, pollers included (autoscaling, as
+Temporal recommends and ``build_worker`` sets by default). The baseline's workflows run in
 Temporal's default sandbox, as hand-written workflows do; the library's are defined with
 ``sandboxed=False`` (docs, Design decisions).
 """
@@ -19,7 +20,7 @@ import sys
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import PollerBehaviorAutoscaling, Worker
 
 from bench import jobs as bench_jobs
 from bench.baseline import continuous, debounce, task
@@ -37,6 +38,8 @@ def baseline_worker(client: Client, task_queue: str, max_cached_workflows: int) 
         workflows=[debounce.DebounceBaseline, task.TaskBaseline, continuous.ContinuousBaseline],
         activities=[debounce.flush, task.on_event, task.execute, continuous.tick],
         max_cached_workflows=max_cached_workflows,
+        workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
+        activity_task_poller_behavior=PollerBehaviorAutoscaling(),
     )
 
 
