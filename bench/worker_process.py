@@ -4,8 +4,8 @@
         --task-queue Q --ready-file FILE [--max-cached-workflows 10000]
 
 The orchestrator starts a fresh one for every group and side, so its CPU time and memory are
-that side's alone. Both sides get the same worker options, pollers included (autoscaling, as
-Temporal recommends and ``build_worker`` sets by default). The baseline's workflows run in
+that side's alone. Both sides get the same worker options, pollers included: autoscaling
+(``PollerBehaviorAutoscaling``), as Temporal recommends for production. The baseline's workflows run in
 Temporal's default sandbox, as hand-written workflows do; the library's are defined with
 ``sandboxed=False`` (docs, Design decisions).
 """
@@ -54,7 +54,12 @@ async def serve(
     client = await Client.connect(address)
     if side == "durable":
         worker = build_worker(
-            client, bench_jobs.jobs, task_queue=task_queue, max_cached_workflows=max_cached
+            client,
+            bench_jobs.jobs,
+            task_queue=task_queue,
+            max_cached_workflows=max_cached,
+            workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
+            activity_task_poller_behavior=PollerBehaviorAutoscaling(),
         )
     else:
         worker = baseline_worker(client, task_queue, max_cached)

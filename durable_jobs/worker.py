@@ -22,7 +22,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.converter import DataConverter, PayloadCodec
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import PollerBehaviorAutoscaling, Replayer, Worker
+from temporalio.worker import Replayer, Worker
 
 from durable_jobs._registry import DurableJobs
 from durable_jobs.client import DEFAULT_TASK_QUEUE, JobsClient
@@ -47,9 +47,6 @@ DEV_METRICS_PORT = 9464
 """Where ``make run`` serves the worker's Prometheus metrics."""
 DEV_DATABASE = Path(".temporal") / "dev.db"
 
-POLLER_OPTIONS = ("workflow_task_poller_behavior", "activity_task_poller_behavior")
-"""The ``Worker`` options ``build_worker`` sets to ``PollerBehaviorAutoscaling()`` by default."""
-
 log = logging.getLogger("durable_jobs.worker")
 
 
@@ -61,13 +58,8 @@ def build_worker(
 ) -> Worker:
     """A ``temporalio`` worker that runs the three job workflows and the activities of ``jobs``.
 
-    ``worker_options`` go to ``temporalio.worker.Worker``. Unless they say otherwise, the
-    worker's pollers scale with the task queue's backlog (``PollerBehaviorAutoscaling``,
-    Temporal's recommended setting): with temporalio's fixed five, one of which polls for new
-    instances, a burst of new instances waited seconds for their first workflow task.
+    ``worker_options`` go to ``temporalio.worker.Worker``.
     """
-    for option in POLLER_OPTIONS:
-        worker_options.setdefault(option, PollerBehaviorAutoscaling())
     plugins = [*worker_options.pop("plugins", []), DurableJobsPlugin(jobs, task_queue=task_queue)]
     return Worker(temporal_client, task_queue=task_queue, plugins=plugins, **worker_options)
 

@@ -2,7 +2,6 @@
 
 - The job workflows run outside the sandbox (``sandboxed=False``), whatever runner the worker
   has, while an application's own workflow on the same worker stays in it.
-- ``build_worker`` scales its pollers with the backlog unless told otherwise.
 - ``DurableJobsPlugin`` on an application's worker leaves its runner and pollers as they were.
 """
 
@@ -13,11 +12,7 @@ import uuid
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import (
-    PollerBehaviorAutoscaling,
-    PollerBehaviorSimpleMaximum,
-    Worker,
-)
+from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from durable_jobs import (
@@ -28,7 +23,6 @@ from durable_jobs import (
     DurableJobsPlugin,
     JobsClient,
 )
-from durable_jobs.worker import POLLER_OPTIONS, build_worker
 
 
 class Seen(BaseModel):
@@ -90,22 +84,6 @@ async def test_job_workflows_leave_the_sandbox_and_application_workflows_keep_it
         state = (await probe.get_state(key)).state
     assert sandboxed is True
     assert state is not None and state.in_sandbox == [False]
-
-
-async def test_build_worker_scales_its_pollers_unless_told_otherwise(
-    dev_env: WorkflowEnvironment,
-) -> None:
-    default = build_worker(dev_env.client, jobs, task_queue=_queue()).config()
-    for option in POLLER_OPTIONS:
-        assert isinstance(default[option], PollerBehaviorAutoscaling), option  # type: ignore[literal-required]
-    fixed = build_worker(
-        dev_env.client,
-        jobs,
-        task_queue=_queue(),
-        workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(3),
-    ).config()
-    assert fixed["workflow_task_poller_behavior"] == PollerBehaviorSimpleMaximum(3)
-    assert isinstance(fixed["activity_task_poller_behavior"], PollerBehaviorAutoscaling)
 
 
 async def test_the_plugin_leaves_an_application_workers_runner_and_pollers_alone(
