@@ -5,9 +5,9 @@
 
 The orchestrator starts a fresh one for every group and side, so its CPU time and memory are
 that side's alone. Both sides get the same worker options, pollers included: autoscaling
-(``PollerBehaviorAutoscaling``), as Temporal recommends for production. The baseline's workflows run in
-Temporal's default sandbox, as hand-written workflows do; the library's are defined with
-``sandboxed=False`` (docs, Design decisions).
+(``PollerBehaviorAutoscaling``), as Temporal recommends for production. The baseline's
+workflows run in Temporal's default sandbox, as hand-written workflows do; the library's are
+defined with ``sandboxed=False`` (docs, Design decisions).
 """
 
 from __future__ import annotations
