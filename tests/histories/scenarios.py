@@ -226,7 +226,7 @@ async def task_scenario(env: JobsTestEnvironment) -> list[tuple[str, str]]:
 
 
 async def pile_scenario(env: JobsTestEnvironment) -> list[tuple[str, str]]:
-    """Past the 1,000 messages of a run with flushes still queued: continue-as-new with a queue."""
+    """Past the 1,500 messages of a run with flushes still queued: continue-as-new with a queue."""
     h = env.client.debounce("pile")
     workflow_id = "debounce:pile:replay"
     await h.add(id="replay", event=Hit(n=1))
@@ -241,6 +241,11 @@ async def pile_scenario(env: JobsTestEnvironment) -> list[tuple[str, str]]:
                 await h.add_nowait(id="replay", event=Hit(n=1))
 
     await asyncio.gather(*(send(n) for n in range(1_100)))
+    # Answered after the 1,100 before it: the run is past 1,000 messages, the cap before
+    # MESSAGE_CAP_PATCH, and goes on to 1,500 with the patch marked.
+    await h.add(id="replay", event=Hit(n=1))
+    await env.sleep("10 seconds")  # the run settles, and checks its cap
+    await asyncio.gather(*(send(n) for n in range(500)))
     while (await run_id(env, workflow_id)) == first:
         await env.sleep("1 second")
     await env.sleep("1 second")

@@ -807,7 +807,7 @@ async def test_remembered_keys_are_capped_and_the_oldest_go_first(
     env: JobsTestEnvironment, uid: str
 ) -> None:
     h = env.client.debounce(piling)
-    total = 1_200  # more than the caps hold: 1,000 keys, or 256,000 bytes of keyed answers
+    total = 1_600  # past a run's 1,500 messages, and more than 1,000 keys or 256,000 bytes hold
     assert (await h.add(id=uid, event=Num(n=0), idempotency_key="key-0")).event_count == 1
     # Waiting adds: each is answered (and its key remembered) once its event is folded.
     await gather_limited(
@@ -830,7 +830,7 @@ async def test_remembered_keys_are_capped_and_the_oldest_go_first(
     assert state.items.count(0) == 2 and state.items.count(total - 1) == 1
     # What the instance carried over continue-as-new stays within both caps.
     chain = await all_runs(env.temporal_client, f"debounce:piling:{uid}")
-    assert len(chain) >= 2  # 1,000 messages per run: it continued as new
+    assert len(chain) >= 2  # 1,500 messages per run: it continued as new
     for events in chain[1:]:
         started = events[0].workflow_execution_started_event_attributes
         answers = json.loads(started.input.payloads[0].data)["answers"]
@@ -848,16 +848,16 @@ async def test_keys_of_events_still_held_at_continue_as_new_stay_remembered(
 ) -> None:
     """SPEC §10.2: a key is applied once within the window, across continue-as-new.
 
-    1,100 ``add_nowait`` (900 keyed: fewer than the 1,000 keys an instance remembers, and 200
+    1,600 ``add_nowait`` (900 keyed: fewer than the 1,000 keys an instance remembers, and 700
     without a key) reach the instance while no worker runs; the first activation folds 250 of
-    them, holds the rest and (past 1,000 messages) continues as new with them.
+    them, holds the rest and (past 1,500 messages) continues as new with them.
     """
     task_queue = f"held-keys-{uid}"
     client = JobsClient.from_client(
         dev_env.client, jobs, task_queue=task_queue, worker_patience=timedelta(seconds=10)
     )
     h = client.debounce(piling)
-    total = 1_100
+    total = 1_600
     async with build_worker(dev_env.client, jobs, task_queue=task_queue):
         assert (await h.add(id=uid, event=Num(n=0), idempotency_key="key-0")).created is True
     keyed = 900
