@@ -41,6 +41,10 @@ HOT_ADDS = 1_000
 HOT_CONCURRENCY = 8
 """One hot key: the library's client keeps 8 updates in flight per instance; so does the load."""
 
+CROSSING_CALLS = 100
+CROSSING_ROUNDS = 20
+"""Calls per round, and the most rounds, that take a Debounce instance past a continue-as-new."""
+
 HOT_CALLS = 500
 """Waiting Task sends to one key, and triggers of one Continuous instance, at ``HOT_CONCURRENCY``.
 
@@ -307,6 +311,12 @@ class Load:
         await self.events_per_add(
             "history_per_keyed_add", "history events per keyed add (hot key)", keyed, adds
         )
+        # Neither pass continues as new (a run takes 1,500 calls): go on until each has, so
+        # the rows read what a run carries.
+        await self.cross_continue_as_new(plain, lambda i: side.debounce_add(plain, i))
+        await self.cross_continue_as_new(
+            keyed, lambda i: side.debounce_add(keyed, i, idempotency_key=f"{keyed}-more-{i}")
+        )
         for key, label in ((plain, "unkeyed"), (keyed, "keyed")):
             size, answers, keys = await self.carried_answers("debounce", key)
             self.add(
@@ -319,6 +329,18 @@ class Load:
                 keys=keys,
                 bytes_per_answer=round(size / answers) if answers else None,
             )
+
+    async def cross_continue_as_new(self, key: str, call: Call) -> None:
+        """Make ``call(i)`` (8 at a time) until the Debounce key's instance continues as new."""
+        handle = self.side.client.get_workflow_handle(self.side.workflow_id("debounce", key))
+        first = (await handle.describe()).run_id
+        for _ in range(CROSSING_ROUNDS):
+            if (await handle.describe()).run_id != first:
+                return
+            _, _, errors = await self.run_calls(call, CROSSING_CALLS, HOT_CONCURRENCY)
+            if errors:
+                raise RuntimeError(f"{key}: {errors[0]}")
+        raise RuntimeError(f"{key} did not continue as new")
 
     async def carried_answers(self, kind: Kind, key: str) -> tuple[int, int, int]:
         """The current run's input: its size, the answers it carried, how many were keyed."""
