@@ -121,6 +121,13 @@ jobs = DurableJobs(
         state=Alarm, event=Arm, on_event=arm, execute=fire, local=True, timeout="10 seconds"
     ),
     hourly=Continuous(state=Ticks, schedule=every("1 hour"), execute=tick),
+    # The same jobs without the status summary's visibility writes: what the summary costs.
+    alarm_unpublished=Task(
+        state=Alarm, event=Arm, on_event=arm, execute=fire, publish_status=False
+    ),
+    hourly_unpublished=Continuous(
+        state=Ticks, schedule=every("1 hour"), execute=tick, publish_status=False
+    ),
     ticker=Continuous(state=Ticks, schedule=every(f"{TICK_EVERY_SECONDS} seconds"), execute=tick),
 )
 """The registry the durable worker serves."""

@@ -25,7 +25,7 @@ from temporalio.client import Client
 
 from bench.jobs import TICK_EVERY_SECONDS
 from bench.proc_stats import cpu_seconds, rss_kb
-from bench.sides import Kind, Side, SideName, make_side
+from bench.sides import DurableSide, Kind, Side, SideName, make_side
 from bench.timing import percentiles_ms, timed
 
 GROUPS = ("debounce", "task", "continuous", "ticks")
@@ -49,6 +49,9 @@ HOT_CALLS = 500
 """Waiting Task sends to one key, and triggers of one Continuous instance, at ``HOT_CONCURRENCY``.
 
 Each runs a handler, so a hot key runs at the rate of handler activities, not of updates."""
+
+UNPUBLISHED_ALARM_LEAD = 5.0
+"""Seconds from arming the sample of unpublished Task keys to their first alarm."""
 
 ALARM_RATE = 25.0
 """Task alarms fall due at this rate (per second), one after another, at every scale."""
@@ -216,12 +219,15 @@ class Load:
             worker_cpu_s=round(end[1] - start[1], 2),
         )
 
-    async def history_lengths(self, kind: Kind, keys: list[str]) -> list[int]:
-        """The current run's history length of each key's instance."""
+    async def history_lengths(
+        self, kind: Kind, keys: list[str], side: Side | None = None
+    ) -> list[int]:
+        """The current run's history length of each key's instance (on ``side``, or this one)."""
+        side = side or self.side
         lengths = []
         for key in keys:
-            description = await self.side.client.get_workflow_handle(
-                self.side.workflow_id(kind, key)
+            description = await side.client.get_workflow_handle(
+                side.workflow_id(kind, key)
             ).describe()
             lengths.append(description.raw_description.workflow_execution_info.history_length)
         return lengths
@@ -418,6 +424,50 @@ class Load:
             )
         await self._alarms(keys, sample, rate)
         await self.memory("memory_task", "worker memory per live task instance", before_kb, n)
+        if isinstance(side, DurableSide):
+            await self._task_unpublished(side.unpublished(), n)
+
+    async def _task_unpublished(self, side: DurableSide, n: int) -> None:
+        """New-key sends and alarms of the Task job defined ``publish_status=False``.
+
+        Library-only rows, compared with the published rows' baseline: what the status
+        summary's visibility writes cost. After the memory row, which these instances would
+        otherwise count.
+        """
+        await self.quiet()
+        keys = self.keys("unpublished", n)
+        await self.throughput(
+            "task_send_new_unpublished",
+            "task send, new keys, publish_status=False (c=50)",
+            lambda i: side.task_send(keys[i], None),
+            n,
+            CONCURRENCY,
+        )
+        await self.quiet()
+        sample = keys[:HISTORY_SAMPLE]
+        first_due = time.time() + UNPUBLISHED_ALARM_LEAD
+        _, _, errors = await self.run_calls(
+            lambda i: side.task_send(sample[i], first_due + i / ALARM_RATE),
+            len(sample),
+            CONCURRENCY,
+        )
+        await self.quiet(timeout=max(0.0, first_due - time.time() - 1.0))
+        armed = await self.history_lengths("task", sample, side)
+        await asyncio.sleep(max(0.0, first_due + len(sample) / ALARM_RATE + 1.0 - time.time()))
+        await self.read_until(
+            sample, side.task_alarm, lambda v: v.fired_at is not None, deadline=time.time() + 30
+        )
+        await self.quiet()
+        fired = await self.history_lengths("task", sample, side)
+        self.add(
+            "history_per_alarm_unpublished",
+            "history events per alarm fired, publish_status=False",
+            "value",
+            unit="events/op",
+            value=round((sum(fired) - sum(armed)) / len(sample), 2),
+            n=len(sample),
+            errors=len(errors),
+        )
 
     async def _alarms(self, keys: list[str], sample: list[str], send_rate: float) -> None:
         """Re-arm every key's alarm so they fall due at ``ALARM_RATE``, after all are armed.
@@ -533,6 +583,16 @@ class Load:
             triggers,
             HOT_CONCURRENCY,
         )
+        if isinstance(side, DurableSide):  # what the status summary costs (see the Task group)
+            unpublished, fresh = side.unpublished(), self.keys("unpublished", n)
+            await self.quiet()
+            await self.throughput(
+                "continuous_start_unpublished",
+                "continuous start, new instances, publish_status=False (c=50)",
+                lambda i: unpublished.continuous_start("continuous", fresh[i]),
+                n,
+                CONCURRENCY,
+            )
 
     async def ticks(self) -> None:
         side = self.side

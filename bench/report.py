@@ -67,6 +67,9 @@ TARGETS: dict[str, Target] = {
     "memory_debounce": Target(max_value=150),
     "memory_task": Target(max_value=150),
     "memory_continuous": Target(max_value=150),
+    "task_send_new_unpublished": Target(**RELATIVE),
+    "history_per_alarm_unpublished": NO_MORE_EVENTS,
+    "continuous_start_unpublished": Target(**RELATIVE),
 }
 
 
@@ -74,6 +77,9 @@ BASELINE_OF = {
     "task_send_hot_local": "task_send_hot",
     "debounce_add_hot_keyed": "debounce_add_hot",
     "history_per_keyed_add": "history_per_add",
+    "task_send_new_unpublished": "task_send_new",
+    "history_per_alarm_unpublished": "history_per_alarm",
+    "continuous_start_unpublished": "continuous_start",
 }
 """Library-only rows and the baseline row they are compared with (the baseline has no lever)."""
 

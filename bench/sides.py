@@ -61,15 +61,26 @@ def _interval(kind: Kind) -> float:
 class DurableSide:
     """The library, through its client."""
 
-    def __init__(self, client: Client, task_queue: str) -> None:
+    def __init__(self, client: Client, task_queue: str, *, published: bool = True) -> None:
         self.client = client
+        self._task_queue = task_queue
         self._jobs = JobsClient.from_client(client, bench_jobs.jobs, task_queue=task_queue)
+        suffix = "" if published else "_unpublished"
+        self._names = {
+            "debounce": "batcher",
+            "task": f"alarm{suffix}",
+            "continuous": f"hourly{suffix}",
+        }
         self._batcher = self._jobs.debounce("batcher")
-        self._alarm = self._jobs.task("alarm")
+        self._alarm = self._jobs.task(self._names["task"])
         self._alarm_local = self._jobs.task("alarm_local")
 
+    def unpublished(self) -> DurableSide:
+        """This side with the Task and Continuous jobs defined ``publish_status=False``."""
+        return DurableSide(self.client, self._task_queue, published=False)
+
     def _job(self, kind: Kind) -> str:
-        return {"debounce": "batcher", "task": "alarm", "continuous": "hourly"}.get(kind, kind)
+        return self._names.get(kind, kind)
 
     def workflow_id(self, kind: Kind, key: str) -> str:
         stem = "continuous" if kind == "ticker" else kind

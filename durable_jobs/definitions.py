@@ -110,13 +110,16 @@ MAX_LOCAL_TIMEOUT = timedelta(seconds=30)
 
 
 def _check_common(kind: str, definition: Any) -> None:
-    """What every kind has: retry, timeout, local handlers, idempotency window, state version
-    and migration."""
+    """What every kind has: retry, timeout, local handlers, published status, idempotency
+    window, state version and migration."""
     _check_retry(kind, definition.retry)
     timeout = parse_duration(definition.timeout, what=f"{kind}(timeout)")
     object.__setattr__(definition, "timeout", timeout)
-    if not isinstance(definition.local, bool):
-        raise JobDefinitionError(f"{kind}(local=...): got {definition.local!r}; expected a bool")
+    for flag in ("local", "publish_status"):
+        if not isinstance(getattr(definition, flag), bool):
+            raise JobDefinitionError(
+                f"{kind}({flag}=...): got {getattr(definition, flag)!r}; expected a bool"
+            )
     if definition.local and timeout > MAX_LOCAL_TIMEOUT:
         raise JobDefinitionError(
             f"{kind}(local=True) runs handlers as local activities, which suit short handlers; "
@@ -170,6 +173,10 @@ class Continuous(Generic[S]):
     """How long one call of ``execute`` may run; an overrun is a failed attempt."""
     local: bool = False
     """Run the handlers as Temporal local activities (short handlers: ``timeout`` at most 30 s)."""
+    publish_status: bool = True
+    """Write each status change to Temporal visibility (``JobStatus`` and the memo summary), for
+    ``list``/``count``/``terminate_all`` by status and ``status`` without a worker. ``False``
+    saves one visibility update per status change (see the docs: Operating)."""
     pause_on_failure: bool = False
     """With no attempt left, stop (status ``"stopped"``) until ``resume`` or ``trigger``,
     instead of going on with the next regular run."""
@@ -237,6 +244,10 @@ class Debounce(Generic[E, DS]):
     """How long one call of ``execute`` may run; an overrun is a failed attempt."""
     local: bool = False
     """Run the handlers as Temporal local activities (short handlers: ``timeout`` at most 30 s)."""
+    publish_status: bool = True
+    """Write each status change to Temporal visibility (``JobStatus`` and the memo summary), for
+    ``list``/``count``/``terminate_all`` by status and ``status`` without a worker. ``False``
+    saves one visibility update per status change (see the docs: Operating)."""
     window: Literal["fixed", "sliding"] = "fixed"
     """``"fixed"``: the deadline is set by the first event; ``"sliding"``: each event moves it."""
     max_wait: Duration | None = None
@@ -265,6 +276,7 @@ class Debounce(Generic[E, DS]):
             retry: RetryConfig | None = None,
             timeout: Duration = DEFAULT_TIMEOUT,
             local: bool = False,
+            publish_status: bool = True,
             window: Literal["fixed", "sliding"] = "fixed",
             max_wait: Duration | None = None,
             idempotency_window: Duration = DEFAULT_IDEMPOTENCY_WINDOW,
@@ -284,6 +296,7 @@ class Debounce(Generic[E, DS]):
             retry: RetryConfig | None = None,
             timeout: Duration = DEFAULT_TIMEOUT,
             local: bool = False,
+            publish_status: bool = True,
             window: Literal["fixed", "sliding"] = "fixed",
             max_wait: Duration | None = None,
             idempotency_window: Duration = DEFAULT_IDEMPOTENCY_WINDOW,
@@ -360,6 +373,10 @@ class Task(Generic[S, E]):
     """How long one handler call may run; an overrun is a failure."""
     local: bool = False
     """Run the handlers as Temporal local activities (short handlers: ``timeout`` at most 30 s)."""
+    publish_status: bool = True
+    """Write each status change to Temporal visibility (``JobStatus`` and the memo summary), for
+    ``list``/``count``/``terminate_all`` by status and ``status`` without a worker. ``False``
+    saves one visibility update per status change (see the docs: Operating)."""
     idempotency_window: Duration = DEFAULT_IDEMPOTENCY_WINDOW
     """How long the instance remembers an ``idempotency_key``."""
     state_version: int = 1
@@ -384,6 +401,7 @@ class Task(Generic[S, E]):
             retry: RetryConfig | None = None,
             timeout: Duration = DEFAULT_TIMEOUT,
             local: bool = False,
+            publish_status: bool = True,
             idempotency_window: Duration = DEFAULT_IDEMPOTENCY_WINDOW,
             state_version: int = 1,
             migrate: Migrate | None = None,
@@ -402,6 +420,7 @@ class Task(Generic[S, E]):
             retry: RetryConfig | None = None,
             timeout: Duration = DEFAULT_TIMEOUT,
             local: bool = False,
+            publish_status: bool = True,
             idempotency_window: Duration = DEFAULT_IDEMPOTENCY_WINDOW,
             state_version: int = 1,
             migrate: Migrate | None = None,

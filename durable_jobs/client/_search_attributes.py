@@ -39,17 +39,20 @@ class JobSearchAttributes:
                     self._registered = await registered_in(self._client)
         return self._registered
 
-    async def for_start(self, kind: JobKind, job_name: str, status: str) -> TypedSearchAttributes:
-        """``JobKind``, ``JobName`` and ``JobStatus`` of a new instance, or none."""
+    async def for_start(
+        self, kind: JobKind, job_name: str, status: str | None
+    ) -> TypedSearchAttributes:
+        """``JobKind``, ``JobName`` and ``JobStatus`` of a new instance (no ``JobStatus`` when
+        ``status`` is None), or none."""
         if not await self.registered():
             return TypedSearchAttributes.empty
-        return TypedSearchAttributes(
-            [
-                SearchAttributePair(JOB_KIND, kind),
-                SearchAttributePair(JOB_NAME, job_name),
-                SearchAttributePair(JOB_STATUS, status),
-            ]
-        )
+        pairs: list[SearchAttributePair[str]] = [
+            SearchAttributePair(JOB_KIND, kind),
+            SearchAttributePair(JOB_NAME, job_name),
+        ]
+        if status is not None:
+            pairs.append(SearchAttributePair(JOB_STATUS, status))
+        return TypedSearchAttributes(pairs)
 
 
 async def registered_in(temporal_client: Client) -> bool:

@@ -61,6 +61,7 @@ class ContinuousHandle(JobHandle[Continuous[S]], Generic[S]):
             catch_up_window_ms=None if window is None else milliseconds(window),
             idempotency_window_ms=milliseconds(definition.idempotency_window),
             local_handlers=definition.local,
+            publish_status=definition.publish_status,
         )
 
     async def start(

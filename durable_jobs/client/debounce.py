@@ -52,6 +52,7 @@ class DebounceHandle(JobHandle[Debounce[E, S]], Generic[E, S]):
             max_wait_ms=None if definition.max_wait is None else milliseconds(definition.max_wait),
             idempotency_window_ms=milliseconds(definition.idempotency_window),
             local_handlers=definition.local,
+            publish_status=definition.publish_status,
         )
 
     def _start(self, id: str, event: Any, idempotency_key: str | None) -> tuple[Any, ...]:

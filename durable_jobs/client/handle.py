@@ -55,6 +55,7 @@ from durable_jobs.client.results import (
     StatusResult,
     TerminateResult,
 )
+from durable_jobs.definitions import JobDefinition
 from durable_jobs.durations import Duration, parse_duration
 from durable_jobs.errors import (
     CallTimeoutError,
@@ -79,7 +80,7 @@ SIGNAL_WITH_START_ATTEMPTS = 5
 TERMINATE_ROUNDS = 10
 """How many runs ``terminate`` follows: each round ends the run that is current then."""
 
-D = TypeVar("D")
+D = TypeVar("D", bound=JobDefinition)
 T = TypeVar("T")
 R = TypeVar("R", bound=StatusResult)
 
@@ -374,9 +375,12 @@ class JobHandle(Generic[D]):
 
     # --- sending ---------------------------------------------------------------------------
 
-    def _summary_memo(self, first_summary: tuple[Any, datetime]) -> dict[str, Any]:
+    def _summary_memo(self, first_summary: tuple[Any, datetime]) -> dict[str, Any] | None:
         """The memo a new instance starts with: its first status summary, as of the call's time,
-        written by the start request itself (no workflow task needed)."""
+        written by the start request itself (no workflow task needed). None for a job that
+        does not publish its status: a summary it would never update would mislead."""
+        if not self._definition.publish_status:
+            return None
         view, as_of = first_summary
         return {STATUS_MEMO: view, STATUS_AS_OF_MEMO: as_of}
 
@@ -583,6 +587,13 @@ class JobHandle(Generic[D]):
                 f"{self.kind} job {self._name!r}: status {status!r}; expected one of "
                 f"{self.statuses}"
             )
+        if not self._definition.publish_status:
+            raise JobValidationError(
+                f"{self.kind} job {self._name!r} is defined with publish_status=False: its "
+                f"instances do not publish their status, so none can be found by status "
+                f"{status!r}; expected status=None, or publish_status=True on the definition "
+                "(for instances started after it)"
+            )
         if not await self._search_attributes.registered():
             raise JobsError(
                 f"listing {self.kind} job {self._name!r} by status needs the search attributes "
@@ -592,7 +603,8 @@ class JobHandle(Generic[D]):
         return f'{query} AND {JOB_STATUS.name} = "{status}"'
 
     async def list(self, status: str | None = None) -> AsyncIterator[InstanceSummary]:
-        """This job's running instances (each once), with the status of their memo summary.
+        """This job's running instances (each once), with the status of their memo summary
+        (``""`` for a job defined with ``publish_status=False``).
 
         Through Temporal visibility: the dev server or a cluster (the time-skipping test server
         cannot list), eventually consistent (a new instance shows within about a second).
@@ -693,4 +705,5 @@ class JobHandle(Generic[D]):
         return translate(err, address=self._address)
 
     async def _start_search_attributes(self) -> TypedSearchAttributes:
-        return await self._search_attributes.for_start(self.kind, self._name, self.initial_status)
+        status = self.initial_status if self._definition.publish_status else None
+        return await self._search_attributes.for_start(self.kind, self._name, status)

@@ -114,7 +114,8 @@ class InstanceSummary(Result):
     instance_id: str
     """The workflow ID."""
     status: str
-    """The status the instance's summary shows (see ``StatusResult.as_of``)."""
+    """The status the instance's summary shows (see ``StatusResult.as_of``); ``""`` for a job
+    defined with ``publish_status=False``, whose instances keep no summary."""
 
 
 class TerminateResult(Result):

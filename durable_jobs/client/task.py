@@ -50,6 +50,7 @@ class TaskHandle(JobHandle[Task[S, E]], Generic[S, E]):
             retry=RetryPlan.of(definition.retry),
             idempotency_window_ms=milliseconds(definition.idempotency_window),
             local_handlers=definition.local,
+            publish_status=definition.publish_status,
         )
 
     def _start(self, id: str, event: Any, idempotency_key: str | None) -> tuple[Any, ...]:

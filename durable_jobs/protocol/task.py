@@ -23,6 +23,8 @@ class TaskSpec:
     idempotency_window_ms: int = 600_000
     local_handlers: bool = False
     """Run the handler activity as a local activity (``local=True`` on the definition)."""
+    publish_status: bool = True
+    """Write status changes to the memo and ``JobStatus`` (``publish_status`` on the definition)."""
 
 
 @dataclass

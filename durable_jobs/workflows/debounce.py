@@ -83,6 +83,7 @@ class DebounceJobWorkflow(EntityEngine):
             answers=input.answers,
             key_window=timedelta(milliseconds=input.spec.idempotency_window_ms),
             local_handlers=input.spec.local_handlers,
+            publish_status=input.spec.publish_status,
             new_instance=input.record is None,
             view_type=DebounceStatusView,
         )

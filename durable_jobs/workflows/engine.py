@@ -145,12 +145,14 @@ class EntityEngine:
         answers: list[CallAnswer],
         key_window: timedelta,
         local_handlers: bool,
+        publish_status: bool,
         new_instance: bool,
         view_type: type[Any],
     ) -> None:
         self._kind = kind
         self._job_name = job_name
         self._local_handlers = local_handlers
+        self._publish_status = publish_status
         self._inbox: deque[Message] = deque(self._revive(m) for m in carried)
         self._queued_bytes = sum(m.size for m in carried)
         self._calls = CallMemory(answers, key_window)
@@ -572,8 +574,9 @@ class EntityEngine:
 
     async def _run_loop(self) -> None:
         """Handle messages and alarms until the instance ends or continues as new."""
+        # Created in this order (the summary first), as the recorded histories were.
         self._reporters = [
-            asyncio.create_task(self._keep_summary_current()),
+            *([asyncio.create_task(self._keep_summary_current())] if self._publish_status else []),
             asyncio.create_task(self._emit_step_events()),
         ]
         while not self._finished:

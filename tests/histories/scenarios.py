@@ -152,6 +152,9 @@ jobs = DurableJobs(
         on_error=on_error,
         retry=retry,
     ),
+    unpublished=Task(
+        state=Count, event=Hit, on_event=on_event, execute=execute, publish_status=False
+    ),
 )
 
 
@@ -252,11 +255,28 @@ async def pile_scenario(env: JobsTestEnvironment) -> list[tuple[str, str]]:
     return [(workflow_id, first)]
 
 
+async def unpublished_scenario(env: JobsTestEnvironment) -> list[tuple[str, str]]:
+    """A Task that does not publish its status: alarms, an idle spell, a failed event."""
+    h = env.client.task("unpublished")
+    workflow_id = "task:unpublished:replay"
+    await h.send(id="replay", event=Hit(n=3))
+    first = await run_id(env, workflow_id)
+    await env.sleep("31 seconds")
+    await h.send_nowait(id="replay", event=Hit(n=1))
+    with contextlib.suppress(Exception):
+        await h.send(id="replay", event=Hit(n=0, poison=True))
+    await h.send(id="replay", event=Hit(n=1))
+    await env.sleep("1 minute")
+    await h.terminate("replay")
+    return [(workflow_id, first)]
+
+
 SCENARIOS = {
     "continuous": continuous_scenario,
     "debounce": debounce_scenario,
     "task": task_scenario,
     "debounce-pile": pile_scenario,
+    "task-unpublished": unpublished_scenario,
 }
 
 

@@ -165,17 +165,17 @@ async def test_a_key_holds_across_continue_as_new(env: JobsTestEnvironment, uid:
     await t.send(id=uid, event=Item(n=0), idempotency_key="early")
     workflow_id = f"task:machine:{uid}"
     first_run = (await env.temporal_client.get_workflow_handle(workflow_id).describe()).run_id
-    # More sends than a run takes (1,000): the instance continues as new.
-    for start in range(0, 1_050, 50):
+    # More sends than a run takes (1,500): the instance continues as new.
+    for start in range(0, 1_550, 50):
         await asyncio.gather(
             *(t.send_nowait(id=uid, event=Item(n=n)) for n in range(start, start + 50))
         )
     await t.trigger(uid)  # queued behind every send: answered once all are handled
-    assert (await t.status(uid)).event_count == 1_051
+    assert (await t.status(uid)).event_count == 1_551
     described = await env.temporal_client.get_workflow_handle(workflow_id).describe()
     assert described.run_id != first_run
     await t.send(id=uid, event=Item(n=0), idempotency_key="early")
-    assert (await t.status(uid)).event_count == 1_051
+    assert (await t.status(uid)).event_count == 1_551
 
 
 async def test_a_caller_that_times_out_and_retries_with_its_key_applies_once(

@@ -165,7 +165,7 @@ async def test_mixed_traffic_to_one_key_keeps_every_event_once_in_order(
     h = env.client.debounce(batch)
 
     async def fire_and_forget(producer: int) -> None:
-        for seq in range(100):
+        for seq in range(150):
             await h.add_nowait(id=uid, event=Item(producer=producer, seq=seq))
 
     async def waiting() -> None:
@@ -173,16 +173,17 @@ async def test_mixed_traffic_to_one_key_keeps_every_event_once_in_order(
             await h.add(id=uid, event=Item(producer=99, seq=seq))
 
     await asyncio.gather(waiting(), *(fire_and_forget(p) for p in range(10)))
-    status = await eventually(lambda: h.status(uid), lambda s: s.event_count == 1_100)
-    assert status.event_count == 1_100
+    status = await eventually(lambda: h.status(uid), lambda s: s.event_count == 1_600)
+    assert status.event_count == 1_600
     description = await env.temporal_client.get_workflow_handle(f"debounce:batch:{uid}").describe()
     info = description.raw_description.workflow_execution_info
-    assert description.run_id != info.first_run_id  # signals crossed continue-as-new
-    assert (await h.flush(uid)).event_count == 1_100
+    assert description.run_id != info.first_run_id  # signals crossed continue-as-new (1,500)
+    assert (await h.flush(uid)).event_count == 1_600
     items = [(i.producer, i.seq) for b in delivered for i in b.items]
-    assert len(items) == len(set(items)) == 1_100
-    for producer in [*range(10), 99]:
-        assert [s for p, s in items if p == producer] == list(range(100))
+    assert len(items) == len(set(items)) == 1_600
+    for producer in range(10):
+        assert [s for p, s in items if p == producer] == list(range(150))
+    assert [s for p, s in items if p == 99] == list(range(100))
 
 
 async def test_send_nowait_failure_is_not_lost(env: JobsTestEnvironment, uid: str) -> None:

@@ -69,6 +69,7 @@ def test_debounce_state_defaults_to_the_event_type() -> None:
         ({"retry": 3}, "RetryConfig"),
         ({"timeout": 10}, "ambiguous"),
         ({"start_immediately": "yes"}, "bool"),
+        ({"publish_status": "no"}, r"Continuous\(publish_status=...\): got 'no'; expected a bool"),
     ],
 )
 def test_continuous_refuses_bad_fields(overrides: dict[str, Any], match: str) -> None:
@@ -86,6 +87,7 @@ def test_continuous_refuses_bad_fields(overrides: dict[str, Any], match: str) ->
         ({"event": State, "execute": one, "flush_after": "1s", "max_events": 2.5}, "max_events"),
         ({"event": State, "execute": one, "flush_after": "1s", "on_event": two}, "on_event"),
         ({"event": State, "execute": one, "flush_after": "1s", "state": int}, "state"),
+        ({"event": State, "execute": one, "flush_after": "1s", "publish_status": 0}, "bool"),
     ],
 )
 def test_debounce_refuses_bad_fields(fields: dict[str, Any], match: str) -> None:
@@ -105,6 +107,10 @@ def test_debounce_refuses_bad_fields(fields: dict[str, Any], match: str) -> None
         (
             {"state": State, "event": Event, "on_event": two, "execute": one, "on_idle": 5},
             "on_idle",
+        ),
+        (
+            {"state": State, "event": Event, "on_event": two, "execute": one, "publish_status": 1},
+            "publish_status",
         ),
     ],
 )
