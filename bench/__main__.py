@@ -150,15 +150,18 @@ def machine_meta(elapsed: float, load_before: float) -> dict[str, Any]:
     }
 
 
-def side_order(group_index: int, rounds: int) -> list[tuple[str, int]]:
-    """The passes of one group, as (side, round): mirrored, so drift favours neither side.
+def side_order(group: str, group_index: int, rounds: int) -> list[tuple[str, int]]:
+    """The passes of one group, as (side, round): mirrored, so drift favours no side.
 
     Group 0 runs library, baseline, baseline, library; group 1 the other way round. With one
-    round, the side that goes first alternates between groups.
+    round, the side that goes first alternates between groups. The Task and Continuous groups
+    have a third side, the library with ``publish_status=False`` (its new-instance rows only):
+    library, baseline, unpublished, then the other way round.
     """
+    group_sides = (*SIDES, "unpublished") if group in load.UNPUBLISHED_GROUPS else SIDES
     order: list[tuple[str, int]] = []
     for round_ in range(rounds):
-        sides = SIDES if (group_index + round_) % 2 == 0 else SIDES[::-1]
+        sides = group_sides if (group_index + round_) % 2 == 0 else group_sides[::-1]
         order += [(side, round_) for side in sides]
     return order
 
@@ -235,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     parts: list[dict[str, Any]] = []
     try:
         for i, group in enumerate(groups):
-            for side, round_ in side_order(i, args.rounds):
+            for side, round_ in side_order(group, i, args.rounds):
                 print(f"{group} / {side} / round {round_ + 1} ...", file=sys.stderr, flush=True)
                 part = run_group(group, side, address, server.pid, args.scale, logs, round_)
                 if not part.get("ok"):

@@ -19,17 +19,20 @@ import time
 import traceback
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, get_args
 
 from temporalio.client import Client
 
 from bench.jobs import TICK_EVERY_SECONDS
 from bench.proc_stats import cpu_seconds, rss_kb
-from bench.sides import DurableSide, Kind, Side, SideName, make_side
+from bench.sides import Kind, Side, SideName, make_side
 from bench.timing import percentiles_ms, timed
 
 GROUPS = ("debounce", "task", "continuous", "ticks")
 """Scenario groups, in the order the orchestrator runs them."""
+
+UNPUBLISHED_GROUPS = ("task", "continuous")
+"""The groups the ``unpublished`` side runs (its new-instance rows only)."""
 
 KEYS = 1_000
 """Instances per group at scale 1 (new keys, alarms, Continuous starts)."""
@@ -219,15 +222,12 @@ class Load:
             worker_cpu_s=round(end[1] - start[1], 2),
         )
 
-    async def history_lengths(
-        self, kind: Kind, keys: list[str], side: Side | None = None
-    ) -> list[int]:
-        """The current run's history length of each key's instance (on ``side``, or this one)."""
-        side = side or self.side
+    async def history_lengths(self, kind: Kind, keys: list[str]) -> list[int]:
+        """The current run's history length of each key's instance."""
         lengths = []
         for key in keys:
-            description = await side.client.get_workflow_handle(
-                side.workflow_id(kind, key)
+            description = await self.side.client.get_workflow_handle(
+                self.side.workflow_id(kind, key)
             ).describe()
             lengths.append(description.raw_description.workflow_execution_info.history_length)
         return lengths
@@ -362,6 +362,9 @@ class Load:
         warm = self.keys("warm", WARMUP)
         await self.run_calls(lambda i: side.task_send(warm[i], None), WARMUP, WARMUP)
         await self.quiet()
+        if self.side_name == "unpublished":
+            await self._task_unpublished(self.count(KEYS))
+            return
         before_kb = rss_kb(self.worker_pid)
         n = self.count(KEYS)
         keys = self.keys("key", n)
@@ -424,17 +427,15 @@ class Load:
             )
         await self._alarms(keys, sample, rate)
         await self.memory("memory_task", "worker memory per live task instance", before_kb, n)
-        if isinstance(side, DurableSide):
-            await self._task_unpublished(side.unpublished(), n)
 
-    async def _task_unpublished(self, side: DurableSide, n: int) -> None:
+    async def _task_unpublished(self, n: int) -> None:
         """New-key sends and alarms of the Task job defined ``publish_status=False``.
 
-        Library-only rows, compared with the published rows' baseline: what the status
-        summary's visibility writes cost. After the memory row, which these instances would
-        otherwise count.
+        Library rows of their own, compared with the published rows' baseline: what the
+        status summary's visibility writes cost. A side of its own, in the mirrored order, so
+        it meets the server as the other two do.
         """
-        await self.quiet()
+        side = self.side
         keys = self.keys("unpublished", n)
         await self.throughput(
             "task_send_new_unpublished",
@@ -452,13 +453,13 @@ class Load:
             CONCURRENCY,
         )
         await self.quiet(timeout=max(0.0, first_due - time.time() - 1.0))
-        armed = await self.history_lengths("task", sample, side)
+        armed = await self.history_lengths("task", sample)
         await asyncio.sleep(max(0.0, first_due + len(sample) / ALARM_RATE + 1.0 - time.time()))
         await self.read_until(
             sample, side.task_alarm, lambda v: v.fired_at is not None, deadline=time.time() + 30
         )
         await self.quiet()
-        fired = await self.history_lengths("task", sample, side)
+        fired = await self.history_lengths("task", sample)
         self.add(
             "history_per_alarm_unpublished",
             "history events per alarm fired, publish_status=False",
@@ -551,6 +552,15 @@ class Load:
         before_kb = rss_kb(self.worker_pid)
         n = self.count(KEYS)
         keys = self.keys("key", n)
+        if self.side_name == "unpublished":  # what the status summary costs (see ``task``)
+            await self.throughput(
+                "continuous_start_unpublished",
+                "continuous start, new instances, publish_status=False (c=50)",
+                lambda i: side.continuous_start("continuous", keys[i]),
+                n,
+                CONCURRENCY,
+            )
+            return
         await self.throughput(
             "continuous_start",
             "continuous start, new instances (c=50)",
@@ -583,16 +593,6 @@ class Load:
             triggers,
             HOT_CONCURRENCY,
         )
-        if isinstance(side, DurableSide):  # what the status summary costs (see the Task group)
-            unpublished, fresh = side.unpublished(), self.keys("unpublished", n)
-            await self.quiet()
-            await self.throughput(
-                "continuous_start_unpublished",
-                "continuous start, new instances, publish_status=False (c=50)",
-                lambda i: unpublished.continuous_start("continuous", fresh[i]),
-                n,
-                CONCURRENCY,
-            )
 
     async def ticks(self) -> None:
         side = self.side
@@ -682,7 +682,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     await getattr(load, args.group)()
     return {
         "group": args.group,
-        "side": args.side,
+        # The unpublished side's rows have ids of their own: they are the library's.
+        "side": "baseline" if args.side == "baseline" else "durable",
         "seconds": round(time.monotonic() - started, 1),
         "rows": load.rows,
     }
@@ -691,7 +692,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run one scenario group against one side.")
     parser.add_argument("--group", choices=GROUPS, required=True)
-    parser.add_argument("--side", choices=("durable", "baseline"), required=True)
+    parser.add_argument("--side", choices=get_args(SideName), required=True)
     parser.add_argument("--address", required=True)
     parser.add_argument("--task-queue", required=True)
     parser.add_argument("--server-pid", type=int, required=True)

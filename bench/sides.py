@@ -19,7 +19,8 @@ from bench.baseline.debounce import AddRequest, DebounceBaseline, DebounceInput
 from bench.baseline.task import SendRequest, TaskBaseline, TaskInput
 from durable_jobs.client import JobsClient
 
-SideName = Literal["durable", "baseline"]
+SideName = Literal["durable", "baseline", "unpublished"]
+"""``unpublished``: the library with the Task and Continuous jobs defined ``publish_status=False``."""
 Kind = Literal["debounce", "task", "continuous", "ticker"]
 
 
@@ -63,7 +64,6 @@ class DurableSide:
 
     def __init__(self, client: Client, task_queue: str, *, published: bool = True) -> None:
         self.client = client
-        self._task_queue = task_queue
         self._jobs = JobsClient.from_client(client, bench_jobs.jobs, task_queue=task_queue)
         suffix = "" if published else "_unpublished"
         self._names = {
@@ -74,10 +74,6 @@ class DurableSide:
         self._batcher = self._jobs.debounce("batcher")
         self._alarm = self._jobs.task(self._names["task"])
         self._alarm_local = self._jobs.task("alarm_local")
-
-    def unpublished(self) -> DurableSide:
-        """This side with the Task and Continuous jobs defined ``publish_status=False``."""
-        return DurableSide(self.client, self._task_queue, published=False)
 
     def _job(self, kind: Kind) -> str:
         return self._names.get(kind, kind)
@@ -201,6 +197,6 @@ class BaselineSide:
 
 def make_side(name: SideName, client: Client, task_queue: str) -> Side:
     """The side called ``name``, on ``client`` and ``task_queue``."""
-    if name == "durable":
-        return DurableSide(client, task_queue)
-    return BaselineSide(client, task_queue)
+    if name == "baseline":
+        return BaselineSide(client, task_queue)
+    return DurableSide(client, task_queue, published=name == "durable")

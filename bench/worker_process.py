@@ -18,12 +18,14 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import get_args
 
 from temporalio.client import Client
 from temporalio.worker import PollerBehaviorAutoscaling, Worker
 
 from bench import jobs as bench_jobs
 from bench.baseline import continuous, debounce, task
+from bench.sides import SideName
 from durable_jobs.worker import build_worker
 
 MAX_CACHED_WORKFLOWS = 10_000
@@ -52,7 +54,7 @@ async def serve(
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     client = await Client.connect(address)
-    if side == "durable":
+    if side != "baseline":  # "unpublished" is the library too, with other jobs
         worker = build_worker(
             client,
             bench_jobs.jobs,
@@ -70,7 +72,7 @@ async def serve(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run one side's bench worker.")
-    parser.add_argument("--side", choices=("durable", "baseline"), required=True)
+    parser.add_argument("--side", choices=get_args(SideName), required=True)
     parser.add_argument("--address", required=True)
     parser.add_argument("--task-queue", required=True)
     parser.add_argument("--ready-file", type=Path, required=True)
