@@ -287,6 +287,21 @@ class Load:
             "memory_debounce", "worker memory per live debounce instance", before_kb, n + 1
         )
 
+    def events_per_op(
+        self, row_id: str, label: str, before: list[int], after: list[int], **fields: Any
+    ) -> None:
+        """A row: history events per operation, from the sampled instances' history lengths
+        before and after one operation each."""
+        self.add(
+            row_id,
+            label,
+            "value",
+            unit="events/op",
+            value=round((sum(after) - sum(before)) / len(before), 2),
+            n=len(before),
+            **fields,
+        )
+
     async def events_per_add(self, row_id: str, label: str, key: str, adds: int) -> None:
         """A row: history events of every run of a Debounce key per add (its first add too)."""
         events = await self.all_runs_events("debounce", key)
@@ -387,13 +402,8 @@ class Load:
         )
         await self.quiet()
         second = await self.history_lengths("task", sample)
-        self.add(
-            "history_per_send",
-            "history events per send (existing key)",
-            "value",
-            unit="events/op",
-            value=round((sum(second) - sum(first)) / len(sample), 2),
-            n=len(sample),
+        self.events_per_op(
+            "history_per_send", "history events per send (existing key)", first, second
         )
         hot, sends = f"hot-{self.tag}", self.count(HOT_CALLS)
         await side.task_send(hot, None)
@@ -460,13 +470,11 @@ class Load:
         )
         await self.quiet()
         fired = await self.history_lengths("task", sample)
-        self.add(
+        self.events_per_op(
             "history_per_alarm_unpublished",
             "history events per alarm fired, publish_status=False",
-            "value",
-            unit="events/op",
-            value=round((sum(fired) - sum(armed)) / len(sample), 2),
-            n=len(sample),
+            armed,
+            fired,
             errors=len(errors),
         )
 
@@ -514,13 +522,8 @@ class Load:
             errors=len(errors),
             first_error=errors[0] if errors else None,
         )
-        self.add(
-            "history_per_alarm",
-            "history events per alarm fired",
-            "value",
-            unit="events/op",
-            value=round((sum(fired_lengths) - sum(armed)) / len(sample), 2),
-            n=len(sample),
+        self.events_per_op(
+            "history_per_alarm", "history events per alarm fired", armed, fired_lengths
         )
 
     async def read_until(
