@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -29,6 +30,7 @@ from durable_jobs.context import (
 )
 from durable_jobs.protocol import JOB_KIND, JOB_NAME, JOB_STATUS
 from durable_jobs.worker import build_worker
+from durable_jobs.workflows import engine
 from tests.integration.helpers import eventually
 
 CLI = str(Path(sys.executable).parent / "durable-jobs")
@@ -63,6 +65,11 @@ async def nothing(ctx: TaskContext[Counter]) -> None:
     return None
 
 
+async def slow_note(event: Hit, ctx: TaskEventContext[Counter]) -> None:
+    await asyncio.sleep(0.2)
+    await note(event, ctx)
+
+
 jobs = DurableJobs(
     ticker=Continuous(state=Counter, schedule=every("1 hour"), execute=count),
     broken=Continuous(
@@ -70,6 +77,7 @@ jobs = DurableJobs(
     ),
     hits=Debounce(event=Hit, execute=deliver, flush_after="1 hour"),
     notes=Task(state=Counter, event=Hit, on_event=note, execute=nothing),
+    slow_notes=Task(state=Counter, event=Hit, on_event=slow_note, execute=nothing),
 )
 
 
@@ -219,3 +227,40 @@ async def test_cli_lists_instances_by_status(dev_env: WorkflowEnvironment, uid: 
         assert "one of ('running', 'stopped', 'paused')" in err
         for handle, id in ((failing, f"{uid}-a"), (failing, f"{uid}-b"), (ticker, uid)):
             await handle.terminate(id)
+
+
+async def test_a_key_kept_busy_still_refreshes_its_summary(
+    dev_env: WorkflowEnvironment, uid: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A summary write held back for a step under way waits one more interval at most.
+
+    Eight senders keep a handler call in flight at every workflow task, so a write that only
+    the interval made due is always held back; without the bound, the counts in the memo would
+    stay as they were for as long as the key stays busy. The worker runs in this process, so
+    the interval can be shortened to keep the test short.
+    """
+    monkeypatch.setattr(engine, "SUMMARY_INTERVAL", timedelta(seconds=1))
+    task_queue = f"busy-{uid}"
+    slow = client_for(dev_env.client, task_queue).task("slow_notes")
+    async with build_worker(dev_env.client, jobs, task_queue=task_queue):
+        await slow.send(id=uid, event=Hit(n=1))  # idle -> active: written at once
+        loop = asyncio.get_running_loop()
+        busy_until = loop.time() + 8
+
+        async def sender() -> None:
+            while loop.time() < busy_until:
+                await slow.send(id=uid, event=Hit(n=1))
+
+        await asyncio.gather(*(sender() for _ in range(8)))
+        events = [
+            e.event_type
+            async for e in dev_env.client.get_workflow_handle(
+                f"task:slow_notes:{uid}"
+            ).fetch_history_events()
+        ]
+        await slow.terminate(uid)
+    memo_writes = events.count(EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED)
+    # The first send's write and the last (once idle), and between them one at least every
+    # two intervals of the eight busy seconds (four under a CPU burner);
+    # without the bound, none between them.
+    assert memo_writes >= 3, (memo_writes, events)
