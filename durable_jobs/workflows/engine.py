@@ -498,7 +498,7 @@ class EntityEngine:
         summary shows none ahead (none, or one that has passed, when the next is at least
         ``SUMMARY_INTERVAL`` away). Any other change (counts, an alarm moved later, the next
         run of a frequent schedule) waits for one of those, or for ``SUMMARY_INTERVAL`` after
-        the last write (held back while a step is under way, up to twice that): writing the
+        the last write (held back while a step is under way, a minute more at most): writing the
         memo makes the server rewrite the visibility record, and once per call it made an
         ``add`` to an idle Debounce key 50% slower on the dev server.
         """
