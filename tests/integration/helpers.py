@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from temporalio import activity
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -39,6 +40,14 @@ async def workflow_exists(client: Client, workflow_id: str) -> bool:
             return False
         raise
     return True
+
+
+async def history(
+    client: Client, workflow_id: str, run_id: str | None = None
+) -> list[HistoryEvent]:
+    """The events of one run of ``workflow_id`` (default: the current one)."""
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+    return list((await handle.fetch_history()).events)
 
 
 async def eventually(

@@ -23,7 +23,6 @@ import pytest
 from pydantic import BaseModel
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import Client
 
 from durable_jobs import (
     Backoff,
@@ -49,7 +48,7 @@ from durable_jobs.protocol import (
     MAX_STATE_BYTES,
 )
 from durable_jobs.testing import JobsTestEnvironment
-from tests.integration.helpers import eventually, workflow_exists
+from tests.integration.helpers import eventually, history, workflow_exists
 
 
 class Num(BaseModel):
@@ -220,14 +219,6 @@ def lifecycle() -> Iterator[list[JobEvent]]:
     add_event_sink(seen.append)
     yield seen
     remove_event_sink(seen.append)
-
-
-async def history(
-    client: Client, workflow_id: str, run_id: str | None = None
-) -> list[HistoryEvent]:
-    """The events of one run (default: the current one)."""
-    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
-    return list((await handle.fetch_history()).events)
 
 
 def count_events(events: list[HistoryEvent], event_type: int) -> int:

@@ -23,6 +23,7 @@ from durable_jobs.context import TaskEventContext
 from durable_jobs.protocol import STATUS_MEMO
 from durable_jobs.testing import JobsTestEnvironment
 from durable_jobs.workflows.engine import SUMMARY_AFTER_CALL_PATCH
+from tests.integration.helpers import history
 
 MEMO_WRITTEN = EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED
 
@@ -59,9 +60,9 @@ async def env() -> AsyncIterator[JobsTestEnvironment]:
         yield env
 
 
-async def history(env: JobsTestEnvironment, workflow_id: str) -> list[HistoryEvent]:
-    handle = env.temporal_client.get_workflow_handle(workflow_id)
-    return [event async for event in handle.fetch_history_events()]
+def fired(events: list[HistoryEvent]) -> list[int]:
+    """The indexes of the alarm timers that fired."""
+    return [i for i, e in enumerate(events) if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED]
 
 
 def between(events: list[HistoryEvent], start: int, end: int | None) -> list[int]:
@@ -84,10 +85,10 @@ async def test_an_hourly_run_writes_the_memo_once_after_it_ran(env: JobsTestEnvi
     status = await env.client.continuous("hourly").status("u1")
     assert status.run_count == 5
 
-    events = await history(env, "continuous:hourly:u1")
-    fired = [i for i, e in enumerate(events) if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED]
-    assert len(fired) == 4
-    for start, end in zip(fired, [*fired[1:], None], strict=True):
+    events = await history(env.temporal_client, "continuous:hourly:u1")
+    runs = fired(events)
+    assert len(runs) == 4
+    for start, end in zip(runs, [*runs[1:], None], strict=True):
         run = between(events, start, end)
         # One write, and only once the run is over: the next run time changed then.
         assert run.count(MEMO_WRITTEN) == 1, run
@@ -107,10 +108,10 @@ async def test_an_alarm_that_leaves_a_task_idle_writes_the_memo_once(
     status = await reminder.status("o1")
     assert (status.status, status.event_count, status.execute_count) == ("idle", 2, 1)
 
-    events = await history(env, "task:reminder:o1")
-    fired = [i for i, e in enumerate(events) if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED]
-    assert len(fired) == 1
-    after = between(events, fired[0], None)
+    events = await history(env.temporal_client, "task:reminder:o1")
+    alarms = fired(events)
+    assert len(alarms) == 1
+    after = between(events, alarms[0], None)
     assert after.count(MEMO_WRITTEN) == 1, after
     assert after.index(MEMO_WRITTEN) > after.index(EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED)
     description = await env.temporal_client.get_workflow_handle("task:reminder:o1").describe()

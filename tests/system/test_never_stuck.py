@@ -68,7 +68,7 @@ from durable_jobs.protocol import (
 )
 from durable_jobs.testing import JobsTestEnvironment
 from durable_jobs.worker import build_worker
-from tests.integration.helpers import eventually
+from tests.integration.helpers import eventually, history
 
 
 class Num(BaseModel):
@@ -245,13 +245,6 @@ def continue_as_new_every(events: int) -> list[str]:
 
 def mine(uid: str) -> list[str]:
     return [what for id, what in calls if id == uid]
-
-
-async def history(
-    client: Client, workflow_id: str, run_id: str | None = None
-) -> list[HistoryEvent]:
-    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
-    return list((await handle.fetch_history()).events)
 
 
 async def all_runs(client: Client, workflow_id: str) -> list[list[HistoryEvent]]:

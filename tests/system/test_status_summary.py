@@ -31,7 +31,7 @@ from durable_jobs.context import (
 from durable_jobs.protocol import JOB_KIND, JOB_NAME, JOB_STATUS
 from durable_jobs.worker import build_worker
 from durable_jobs.workflows import engine
-from tests.integration.helpers import eventually
+from tests.integration.helpers import eventually, history
 
 CLI = str(Path(sys.executable).parent / "durable-jobs")
 
@@ -252,12 +252,7 @@ async def test_a_key_kept_busy_still_refreshes_its_summary(
                 await slow.send(id=uid, event=Hit(n=1))
 
         await asyncio.gather(*(sender() for _ in range(8)))
-        events = [
-            e.event_type
-            async for e in dev_env.client.get_workflow_handle(
-                f"task:slow_notes:{uid}"
-            ).fetch_history_events()
-        ]
+        events = [e.event_type for e in await history(dev_env.client, f"task:slow_notes:{uid}")]
         await slow.terminate(uid)
     memo_writes = events.count(EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED)
     # The first send's write and the last (once idle), and between them one at least every
